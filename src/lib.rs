@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod chunk;
+pub mod policy;
+mod stream;
+mod token;
+pub mod utf8;
+
+pub use chunk::{Chunk, FlushReason};
+pub use policy::FlushPolicy;
+pub use stream::{FlushExt, FlushWith, TryFlushExt, TryFlushWith};
+pub use token::{Token, TokenContent};

@@ -1,0 +1,148 @@
+//! Flush policies: when buffered tokens become a [`Chunk`].
+//!
+//! A [`FlushPolicy`] is a small synchronous decision. After each token is appended to the
+//! buffer, the adapter shows the policy a [`BufferState`] and the policy answers with a
+//! [`Decision`]: flush now, keep waiting, or wait until an instant. A policy never reads the
+//! clock, creates timers or touches tokio; the adapter owns the one timer and keeps the
+//! policy's deadline. That keeps policies trivial to write and to unit-test without a runtime.
+//!
+//! | policy | flushes | use it when |
+//! |---|---|---|
+//! | [`Immediate`] | every token | tokens are rare or the reader must see each one at once |
+//! | [`FixedBatch`] | every `n` tokens | throughput matters and latency does not (batch jobs) |
+//! | [`TimeBounded`] | at `n` tokens or when the oldest is `max_latency` old | serving people: bounded lag, few writes |
+//!
+//! # Writing a policy
+//!
+//! ```
+//! use tokenflush::policy::{BufferState, Decision, FlushPolicy};
+//!
+//! /// Flushes at the end of each sentence, or at 64 tokens.
+//! #[derive(Debug)]
+//! struct Sentences;
+//!
+//! impl FlushPolicy for Sentences {
+//!     fn decide(&mut self, state: &BufferState<'_>) -> Decision {
+//!         if state.text().ends_with(['.', '!', '?']) || state.token_count() >= 64 {
+//!             Decision::Flush
+//!         } else {
+//!             Decision::Wait
+//!         }
+//!     }
+//!
+//!     fn needs_clock(&self) -> bool {
+//!         false // decide never looks at `oldest()` or `now()`
+//!     }
+//! }
+//!
+//! // Policies are unit-tested without a runtime.
+//! let mut policy = Sentences;
+//! assert_eq!(policy.decide(&BufferState::new("Hello", 1)), Decision::Wait);
+//! assert_eq!(policy.decide(&BufferState::new("Hello.", 2)), Decision::Flush);
+//! ```
+
+mod buffer_state;
+mod decision;
+mod fixed_batch;
+mod immediate;
+mod policy_error;
+mod time_bounded;
+
+pub use buffer_state::BufferState;
+pub use decision::Decision;
+pub use fixed_batch::FixedBatch;
+pub use immediate::Immediate;
+pub use policy_error::PolicyError;
+pub use time_bounded::TimeBounded;
+
+use std::fmt;
+
+use crate::Chunk;
+
+/// Decides when the buffered tokens of a flush adapter become a [`Chunk`].
+///
+/// The adapter calls [`decide`](Self::decide) after each token that leaves complete text in the
+/// buffer, and once more whenever upstream has nothing ready while text is buffered
+/// ([`BufferState::upstream_idle`]). A policy is synchronous and clock-free: to flush later it
+/// returns [`Decision::WaitUntil`], and the adapter's timer does the waiting. The trait is object
+/// safe, so a server can choose a policy per request with `Box<dyn FlushPolicy + Send>`.
+///
+/// Policies are [`Debug`](fmt::Debug) so that an adapter, and a per-request policy chosen at
+/// run time, can be logged.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use futures::StreamExt;
+/// use tokenflush::policy::{FixedBatch, FlushPolicy, TimeBounded};
+/// use tokenflush::FlushExt;
+///
+/// fn policy_for(interactive: bool) -> Box<dyn FlushPolicy + Send> {
+///     if interactive {
+///         Box::new(TimeBounded::new(4, Duration::from_millis(100)))
+///     } else {
+///         Box::new(FixedBatch::new(64))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let chunks: Vec<_> = futures::stream::iter(["a", "b", "c"])
+///     .flush_with(policy_for(false))
+///     .collect()
+///     .await;
+/// assert_eq!(chunks.len(), 1);
+/// # }
+/// ```
+pub trait FlushPolicy: fmt::Debug {
+    /// Decides what to do with the buffer in `state`.
+    ///
+    /// Called only while the buffer holds complete text, so a flush never yields an empty chunk.
+    fn decide(&mut self, state: &BufferState<'_>) -> Decision;
+
+    /// Called with each chunk just before the adapter yields it, whatever flushed it (the
+    /// policy, its deadline, the end of the stream or an error). Stateful policies learn from it;
+    /// the default does nothing.
+    fn on_flush(&mut self, chunk: &Chunk) {
+        let _ = chunk;
+    }
+
+    /// Whether [`decide`](Self::decide) looks at [`BufferState::oldest`] or
+    /// [`BufferState::now`].
+    ///
+    /// Reading the clock costs tens of nanoseconds. When this returns `false` the adapter reads
+    /// it only where a chunk's [`held_for`](Chunk::held_for) needs it, and `oldest()` may be
+    /// `None` in the states the policy sees. The default is `true`.
+    fn needs_clock(&self) -> bool {
+        true
+    }
+}
+
+impl<P: FlushPolicy + ?Sized> FlushPolicy for &mut P {
+    fn decide(&mut self, state: &BufferState<'_>) -> Decision {
+        (**self).decide(state)
+    }
+
+    fn on_flush(&mut self, chunk: &Chunk) {
+        (**self).on_flush(chunk);
+    }
+
+    fn needs_clock(&self) -> bool {
+        (**self).needs_clock()
+    }
+}
+
+impl<P: FlushPolicy + ?Sized> FlushPolicy for Box<P> {
+    fn decide(&mut self, state: &BufferState<'_>) -> Decision {
+        (**self).decide(state)
+    }
+
+    fn on_flush(&mut self, chunk: &Chunk) {
+        (**self).on_flush(chunk);
+    }
+
+    fn needs_clock(&self) -> bool {
+        (**self).needs_clock()
+    }
+}
