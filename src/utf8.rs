@@ -334,7 +334,8 @@ impl Utf8Decoder {
             if !is_continuation_at(lead, usize::from(self.pending_len), byte) {
                 // The carried bytes are a maximal subpart of an invalid sequence; `byte` is not
                 // part of it and starts afresh.
-                let pending_start = start - u64::from(self.pending_len);
+                let taken = (input.len() - rest.len()) as u64;
+                let pending_start = start + taken - u64::from(self.pending_len);
                 self.pending_len = 0;
                 if self.strict {
                     return Err(DecodeError::invalid(pending_start));
