@@ -29,10 +29,6 @@
 //!             Decision::Wait
 //!         }
 //!     }
-//!
-//!     fn needs_clock(&self) -> bool {
-//!         false // decide never looks at `oldest()` or `now()`
-//!     }
 //! }
 //!
 //! // Policies are unit-tested without a runtime.
@@ -62,8 +58,8 @@ use crate::Chunk;
 /// Decides when the buffered tokens of a flush adapter become a [`Chunk`].
 ///
 /// The adapter calls [`decide`](Self::decide) after each token that leaves complete text in the
-/// buffer, and once more whenever upstream has nothing ready while text is buffered
-/// ([`BufferState::upstream_idle`]). A policy is synchronous and clock-free: to flush later it
+/// buffer, and once more, with [`BufferState::upstream_idle`] set, whenever upstream has nothing
+/// ready while text is buffered. A policy is synchronous and clock-free: to flush later it
 /// returns [`Decision::WaitUntil`], and the adapter's timer does the waiting. The trait is object
 /// safe, so a server can choose a policy per request with `Box<dyn FlushPolicy + Send>`.
 ///
@@ -107,42 +103,26 @@ pub trait FlushPolicy: fmt::Debug {
     fn on_flush(&mut self, chunk: &Chunk) {
         let _ = chunk;
     }
-
-    /// Whether [`decide`](Self::decide) looks at [`BufferState::oldest`] or
-    /// [`BufferState::now`].
-    ///
-    /// Reading the clock costs tens of nanoseconds. When this returns `false` the adapter reads
-    /// it only where a chunk's [`held_for`](Chunk::held_for) needs it, and `oldest()` may be
-    /// `None` in the states the policy sees. The default is `true`.
-    fn needs_clock(&self) -> bool {
-        true
-    }
 }
 
 impl<P: FlushPolicy + ?Sized> FlushPolicy for &mut P {
+    #[inline]
     fn decide(&mut self, state: &BufferState<'_>) -> Decision {
         (**self).decide(state)
     }
 
     fn on_flush(&mut self, chunk: &Chunk) {
         (**self).on_flush(chunk);
-    }
-
-    fn needs_clock(&self) -> bool {
-        (**self).needs_clock()
     }
 }
 
 impl<P: FlushPolicy + ?Sized> FlushPolicy for Box<P> {
+    #[inline]
     fn decide(&mut self, state: &BufferState<'_>) -> Decision {
         (**self).decide(state)
     }
 
     fn on_flush(&mut self, chunk: &Chunk) {
         (**self).on_flush(chunk);
-    }
-
-    fn needs_clock(&self) -> bool {
-        (**self).needs_clock()
     }
 }

@@ -170,8 +170,12 @@ impl<'a> BufferState<'a> {
     /// When the oldest buffered text became complete: the instant its token was pulled, or for a
     /// byte token that ended inside a character, the instant that character was completed.
     ///
-    /// `None` when the adapter did not read the clock for it, which happens only for policies
-    /// whose [`needs_clock`](super::FlushPolicy::needs_clock) is `false`.
+    /// `None` while that text arrived during the adapter's current poll and the clock has not
+    /// been read for it: such text is younger than anything a poll can measure, and reading the
+    /// clock for every batch would cost more than the rest of the batch. Before the adapter
+    /// waits (upstream idle) or yields to the executor with text buffered, it reads the clock
+    /// and asks the policy again, with `oldest()` set. A time-based policy therefore answers
+    /// [`Decision::Wait`](super::Decision::Wait) when this is `None`.
     ///
     /// # Examples
     ///
@@ -188,7 +192,8 @@ impl<'a> BufferState<'a> {
     }
 
     /// The current instant, if the adapter read the clock during this poll (it reads it at most
-    /// once per poll, and only when something needs it).
+    /// once per poll, and only when something needs it: a deadline to check, an arrival to pin
+    /// down, a chunk's [`held_for`](crate::Chunk::held_for)).
     ///
     /// # Examples
     ///

@@ -91,15 +91,12 @@ impl FixedBatch {
 }
 
 impl FlushPolicy for FixedBatch {
+    #[inline]
     fn decide(&mut self, state: &BufferState<'_>) -> Decision {
         if state.token_count() >= self.max_tokens.get() {
             Decision::Flush
         } else {
             Decision::Wait
         }
-    }
-
-    fn needs_clock(&self) -> bool {
-        false
     }
 }

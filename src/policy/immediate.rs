@@ -42,11 +42,8 @@ impl Immediate {
 }
 
 impl FlushPolicy for Immediate {
+    #[inline]
     fn decide(&mut self, _state: &BufferState<'_>) -> Decision {
         Decision::Flush
-    }
-
-    fn needs_clock(&self) -> bool {
-        false
     }
 }

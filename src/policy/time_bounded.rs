@@ -165,6 +165,7 @@ impl TimeBounded {
 }
 
 impl FlushPolicy for TimeBounded {
+    #[inline]
     fn decide(&mut self, state: &BufferState<'_>) -> Decision {
         if state.token_count() >= self.max_tokens.get() {
             return Decision::Flush;

@@ -56,6 +56,7 @@ impl<S, P> FlushWith<S, P> {
     /// # Examples
     ///
     /// ```
+    /// use futures::Stream;
     /// use tokenflush::{policy::Immediate, FlushExt};
     ///
     /// let chunks = futures::stream::iter(["a"]).flush_with(Immediate::new());
@@ -143,9 +144,9 @@ impl<S, P> FlushWith<S, P> {
     /// use tokenflush::{policy::FixedBatch, FlushExt};
     ///
     /// let chunks = futures::stream::iter(["a"]).flush_with(FixedBatch::new(3));
-    /// assert_eq!(chunks.buffered(), "");
+    /// assert_eq!(chunks.buffered_text(), "");
     /// ```
-    pub fn buffered(&self) -> &str {
+    pub fn buffered_text(&self) -> &str {
         self.flusher.buffered()
     }
 

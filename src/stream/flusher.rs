@@ -35,7 +35,9 @@ pub(super) enum Flushed<E> {
 enum Oldest {
     /// No complete text is buffered.
     Empty,
-    /// During the current poll; the clock has not been read for it (yet).
+    /// During the current poll; the clock has not been read for it yet. Within one poll all
+    /// tokens count as pulled at the same instant, so a flood of ready tokens that is flushed
+    /// before the poll ends costs no clock read at all.
     ThisPoll,
     At(Instant),
 }
@@ -148,7 +150,6 @@ impl<P> Flusher<P> {
 }
 
 impl<P: FlushPolicy> Flusher<P> {
-
     // State table (one row per upstream poll result; the loop runs at most POLL_BUDGET times):
     //
     // | upstream          | then                                                              |
@@ -158,10 +159,11 @@ impl<P: FlushPolicy> Flusher<P> {
     // | Ready(Some(Err))  | text buffered -> Ready(chunk, reason Error) then the error;       |
     // |                   | otherwise the error                                               |
     // | Ready(None)       | end: finish decoding, Ready(remainder, reason End) or Ready(None) |
-    // | Pending           | text buffered: ask the policy with upstream idle; then the timer: |
-    // |                   | deadline passed -> Ready(chunk, reason Deadline), else Pending    |
-    // | (budget run out)  | deadline passed (clock read) -> Ready(chunk, reason Deadline);    |
-    // |                   | else wake_by_ref and Pending                                      |
+    // | Pending           | text buffered: stamp its arrival, ask the policy with upstream    |
+    // |                   | idle; then the timer: deadline passed -> Ready(chunk, Deadline),  |
+    // |                   | else Pending (the timer or upstream wakes the task)               |
+    // | (budget run out)  | text buffered: stamp, ask the policy, deadline passed (clock      |
+    // |                   | read) -> Ready(chunk, Deadline); else wake_by_ref and Pending     |
     pub(super) fn poll_flush<T, E>(
         &mut self,
         cx: &mut Context<'_>,
@@ -177,8 +179,8 @@ impl<P: FlushPolicy> Flusher<P> {
         for _ in 0..POLL_BUDGET {
             match poll_upstream(cx) {
                 Poll::Ready(Some(Ok(token))) => {
-                    if let Some(chunk) = self.push(&token, &mut clock) {
-                        return Poll::Ready(Some(Flushed::Chunk(chunk)));
+                    if let Some(reason) = self.push(&token, &clock) {
+                        return self.flush_ready(reason, &mut clock);
                     }
                 }
                 Poll::Ready(Some(Err(error))) => {
@@ -191,33 +193,51 @@ impl<P: FlushPolicy> Flusher<P> {
                 Poll::Ready(None) => return Poll::Ready(self.end(&mut clock).map(Flushed::Chunk)),
                 Poll::Pending => {
                     if !self.text.is_empty() {
-                        if let Some(chunk) = self.decide(&mut clock, true) {
-                            return Poll::Ready(Some(Flushed::Chunk(chunk)));
+                        // About to wait: pin down when the text arrived, so that the policy can
+                        // set a deadline, and ask it with upstream known to be idle.
+                        self.stamp_oldest(&mut clock);
+                        if let Some(reason) = self.decide(&clock, true) {
+                            return self.flush_ready(reason, &mut clock);
                         }
                     }
                     return match self.poll_timer(cx, &mut clock) {
                         Some(chunk) => Poll::Ready(Some(Flushed::Chunk(chunk))),
-                        None => {
-                            self.stamp_oldest(&mut clock);
-                            Poll::Pending
-                        }
+                        None => Poll::Pending,
                     };
                 }
             }
         }
         // Upstream is still ready: a deadline must not wait for it to go quiet.
-        if self.deadline.is_some_and(|deadline| deadline <= clock.now()) {
-            if let Some(chunk) = self.flush(FlushReason::Deadline, &mut clock) {
-                return Poll::Ready(Some(Flushed::Chunk(chunk)));
+        if !self.text.is_empty() {
+            self.stamp_oldest(&mut clock);
+            if let Some(reason) = self.decide(&clock, false) {
+                return self.flush_ready(reason, &mut clock);
+            }
+            if self
+                .deadline
+                .is_some_and(|deadline| deadline <= clock.now())
+            {
+                if let Some(chunk) = self.flush(FlushReason::Deadline, &mut clock) {
+                    return Poll::Ready(Some(Flushed::Chunk(chunk)));
+                }
             }
         }
-        self.stamp_oldest(&mut clock);
         cx.waker().wake_by_ref();
         Poll::Pending
     }
 
-    /// Appends a token; returns the chunk if the policy flushes.
-    fn push<T: Token + ?Sized>(&mut self, token: &T, clock: &mut PollClock) -> Option<Chunk> {
+    /// The buffered text as a ready chunk: the caller has just seen complete text buffered.
+    fn flush_ready<E>(
+        &mut self,
+        reason: FlushReason,
+        clock: &mut PollClock,
+    ) -> Poll<Option<Flushed<E>>> {
+        Poll::Ready(self.flush(reason, clock).map(Flushed::Chunk))
+    }
+
+    /// Appends a token; returns why to flush if the policy says so.
+    #[inline(always)]
+    fn push<T: Token + ?Sized>(&mut self, token: &T, clock: &PollClock) -> Option<FlushReason> {
         self.tokens += 1;
         let was_empty = self.text.is_empty();
         match token.content() {
@@ -238,17 +258,19 @@ impl<P: FlushPolicy> Flusher<P> {
             return None;
         }
         if was_empty {
-            self.oldest = if self.policy.needs_clock() {
-                Oldest::At(clock.now())
-            } else {
-                Oldest::ThisPoll
+            // The clock is read only if the text is still buffered when the poll ends.
+            self.oldest = match clock.read() {
+                Some(now) => Oldest::At(now),
+                None => Oldest::ThisPoll,
             };
         }
         self.decide(clock, false)
     }
 
-    /// Asks the policy about the buffered text and carries out its decision.
-    fn decide(&mut self, clock: &mut PollClock, upstream_idle: bool) -> Option<Chunk> {
+    /// Asks the policy about the buffered text: why to flush now, if it should. Otherwise
+    /// records the policy's deadline.
+    #[inline(always)]
+    fn decide(&mut self, clock: &PollClock, upstream_idle: bool) -> Option<FlushReason> {
         let mut state = BufferState::new(&self.text, self.tokens)
             .with_chunks_emitted(self.chunks_emitted)
             .with_upstream_idle(upstream_idle);
@@ -259,10 +281,10 @@ impl<P: FlushPolicy> Flusher<P> {
             state = state.with_now(now);
         }
         match self.policy.decide(&state) {
-            Decision::Flush => self.flush(FlushReason::Size, clock),
-            Decision::FlushAs(reason) => self.flush(reason, clock),
+            Decision::Flush => Some(FlushReason::Size),
+            Decision::FlushAs(reason) => Some(reason),
             Decision::WaitUntil(deadline) if clock.read().is_some_and(|now| deadline <= now) => {
-                self.flush(FlushReason::Deadline, clock)
+                Some(FlushReason::Deadline)
             }
             Decision::WaitUntil(deadline) => {
                 self.deadline = Some(deadline);
@@ -329,8 +351,9 @@ impl<P: FlushPolicy> Flusher<P> {
         Some(chunk)
     }
 
-    /// Before a poll returns `Pending` with text buffered: pin down when that text arrived, if
-    /// the clock was not read for it yet (it is still this poll, so the reading is exact).
+    /// Pins down when the buffered text arrived, if the clock was not read for it yet: it
+    /// arrived during this poll, so reading the clock now is exact on a paused clock and off by
+    /// the poll's duration on a real one.
     fn stamp_oldest(&mut self, clock: &mut PollClock) {
         if self.oldest == Oldest::ThisPoll {
             self.oldest = Oldest::At(clock.now());

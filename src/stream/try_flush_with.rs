@@ -60,6 +60,7 @@ impl<S: TryStream, P> TryFlushWith<S, P> {
     /// # Examples
     ///
     /// ```
+    /// use futures::Stream;
     /// use tokenflush::{policy::Immediate, TryFlushExt};
     ///
     /// let chunks = futures::stream::iter([Ok::<_, ()>("a")]).try_flush_with(Immediate::new());
@@ -149,9 +150,9 @@ impl<S: TryStream, P> TryFlushWith<S, P> {
     /// use tokenflush::{policy::FixedBatch, TryFlushExt};
     ///
     /// let chunks = futures::stream::iter([Ok::<_, ()>("a")]).try_flush_with(FixedBatch::new(3));
-    /// assert_eq!(chunks.buffered(), "");
+    /// assert_eq!(chunks.buffered_text(), "");
     /// ```
-    pub fn buffered(&self) -> &str {
+    pub fn buffered_text(&self) -> &str {
         self.flusher.buffered()
     }
 
