@@ -1,0 +1,144 @@
+//! Allocation counts on the hot path: none per token, one per chunk, and one timer for the
+//! adapter's whole life. A counting global allocator needs a test binary of its own.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use futures::Stream;
+use tokenflush::policy::{FixedBatch, Immediate, TimeBounded};
+use tokenflush::{Chunk, FlushExt, FlushReason};
+
+#[global_allocator]
+static ALLOCATOR: dhat::Alloc = dhat::Alloc;
+
+fn allocations_during<T>(f: impl FnOnce() -> T) -> (usize, T) {
+    let before = dhat::HeapStats::get().total_blocks;
+    let value = f();
+    let after = dhat::HeapStats::get().total_blocks;
+    (usize::try_from(after - before).unwrap(), value)
+}
+
+/// Hands out `count` tokens at a time, then stays pending until opened again. Never allocates.
+struct Gate {
+    tokens: &'static [&'static [u8]],
+    next: usize,
+    ready: usize,
+    open: Arc<AtomicBool>,
+}
+
+impl Stream for Gate {
+    type Item = &'static [u8];
+
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<&'static [u8]>> {
+        if self.ready == 0 {
+            if !self.open.swap(false, Ordering::SeqCst) {
+                return Poll::Pending;
+            }
+            self.ready = 2;
+        }
+        self.ready -= 1;
+        let token = self.tokens[self.next % self.tokens.len()];
+        self.next += 1;
+        Poll::Ready(Some(token))
+    }
+}
+
+// Text and byte tokens, with characters split across tokens.
+const TOKENS: &[&[u8]] = &[
+    b"Hello",
+    b", w\xC3",
+    b"\xB6rld ",
+    b"\xF0\x9F",
+    b"\x98\x80 ",
+    b"again",
+];
+
+fn poll<S: Stream + Unpin>(stream: &mut S) -> Poll<Option<S::Item>> {
+    Pin::new(stream).poll_next(&mut Context::from_waker(Waker::noop()))
+}
+
+#[test]
+fn steady_state_costs_one_allocation_per_chunk_and_none_per_token() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let _entered = runtime.enter();
+
+    // TimeBounded: every pair of tokens waits for its deadline, so each batch arms the timer.
+    let open = Arc::new(AtomicBool::new(false));
+    let gate = Gate {
+        tokens: TOKENS,
+        next: 0,
+        ready: 0,
+        open: Arc::clone(&open),
+    };
+    let policy = TimeBounded::new(64, Duration::from_millis(10)).with_immediate_first(false);
+    let mut chunks = gate.flush_with(policy);
+    let mut deadline_chunks = 0;
+    let mut steady = 0;
+    for round in 0..200 {
+        open.store(true, Ordering::SeqCst);
+        let (pull, polled) = allocations_during(|| poll(&mut chunks));
+        assert!(polled.is_pending());
+        runtime.block_on(tokio::time::advance(Duration::from_millis(10)));
+        let (flush, polled) = allocations_during(|| poll(&mut chunks));
+        let Poll::Ready(Some(chunk)) = polled else {
+            panic!("the deadline flushes")
+        };
+        assert_eq!(chunk.reason(), FlushReason::Deadline);
+        deadline_chunks += 1;
+        if round >= 10 {
+            // Warmed up: the buffer has its capacity and the one timer exists.
+            steady += pull + flush;
+            assert_eq!(
+                pull, 0,
+                "pulling tokens and arming the timer allocate nothing (round {round})"
+            );
+            assert_eq!(
+                flush, 1,
+                "a deadline flush allocates only the chunk (round {round})"
+            );
+        }
+        drop(chunk);
+    }
+    assert_eq!(deadline_chunks, 200);
+    assert_eq!(steady, 190);
+
+    // Size-based policies: one allocation per chunk, none per token.
+    let tokens: Vec<&[u8]> = TOKENS.iter().copied().cycle().take(6 * 400).collect();
+    // One token in six holds only half a character, so FixedBatch(1) makes five chunks of six tokens.
+    for (batch, expected_chunks) in [(1, 2000), (16, 150)] {
+        let mut chunks = futures::stream::iter(tokens.clone()).flush_with(FixedBatch::new(batch));
+        let mut count = 0;
+        let (allocations, ()) = allocations_during(|| {
+            while let Poll::Ready(Some(chunk)) = poll(&mut chunks) {
+                count += 1;
+                drop::<Chunk>(chunk);
+            }
+        });
+        assert_eq!(count, expected_chunks);
+        // The buffer grows a few times at the start; after that one allocation per chunk.
+        assert!(
+            allocations <= count + 8,
+            "FixedBatch({batch}): {allocations} allocations for {count} chunks"
+        );
+    }
+    let mut chunks = futures::stream::iter(tokens.clone()).flush_with(Immediate::new());
+    let (allocations, count) = allocations_during(|| {
+        let mut count = 0;
+        while let Poll::Ready(Some(_)) = poll(&mut chunks) {
+            count += 1;
+        }
+        count
+    });
+    assert!(
+        allocations <= count + 8,
+        "Immediate: {allocations} allocations for {count} chunks"
+    );
+}

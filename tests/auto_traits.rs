@@ -1,0 +1,49 @@
+//! Compile-time checks: the adapters are `Send`, `Sync` and `Unpin` when their parts are, and
+//! policies work as trait objects.
+
+use std::io;
+use std::time::Duration;
+
+use futures::stream::Iter;
+use tokenflush::policy::{FixedBatch, FlushPolicy, Immediate, TimeBounded};
+use tokenflush::utf8::Utf8Decoder;
+use tokenflush::{Chunk, FlushExt, FlushWith, TryFlushWith};
+
+fn send_sync_unpin<T: Send + Sync + Unpin>() {}
+fn send_unpin<T: Send + Unpin>() {}
+
+type Tokens = Iter<std::vec::IntoIter<String>>;
+type FallibleTokens = Iter<std::vec::IntoIter<Result<bytes::Bytes, io::Error>>>;
+
+#[test]
+fn adapters_are_send_sync_unpin_when_their_parts_are() {
+    send_sync_unpin::<FlushWith<Tokens, Immediate>>();
+    send_sync_unpin::<FlushWith<Tokens, FixedBatch>>();
+    send_sync_unpin::<FlushWith<Tokens, TimeBounded>>();
+    send_sync_unpin::<TryFlushWith<FallibleTokens, TimeBounded>>();
+    send_sync_unpin::<FlushWith<Tokens, Box<dyn FlushPolicy + Send + Sync>>>();
+    // A per-request policy that is only `Send` still makes a `Send` adapter.
+    send_unpin::<FlushWith<Tokens, Box<dyn FlushPolicy + Send>>>();
+}
+
+#[test]
+fn values_are_send_and_sync() {
+    send_sync_unpin::<Chunk>();
+    send_sync_unpin::<Utf8Decoder>();
+    send_sync_unpin::<Immediate>();
+    send_sync_unpin::<FixedBatch>();
+    send_sync_unpin::<TimeBounded>();
+}
+
+#[test]
+fn policies_are_object_safe() {
+    let policies: Vec<Box<dyn FlushPolicy + Send>> = vec![
+        Box::new(Immediate::new()),
+        Box::new(FixedBatch::new(8)),
+        Box::new(TimeBounded::new(4, Duration::from_millis(100))),
+    ];
+    for policy in policies {
+        let adapter = futures::stream::iter(vec![String::from("x")]).flush_with(policy);
+        assert!(format!("{adapter:?}").contains("FlushWith"));
+    }
+}

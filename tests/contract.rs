@@ -1,0 +1,251 @@
+//! The contract every policy keeps through the flush adapters, run against each policy.
+
+mod support;
+
+use std::pin::pin;
+use std::time::Duration;
+
+use futures::stream::{self, FusedStream, Stream, StreamExt};
+use support::{ms, tok, DropGuard, Scripted, Step};
+use tokenflush::policy::{FixedBatch, FlushPolicy, Immediate, TimeBounded};
+use tokenflush::{Chunk, FlushExt, FlushReason, TryFlushExt};
+
+const TEXT: &str = "Héllo, wörld! Ünïcödé 日本語のテキスト 😀🎉 and plain ASCII.";
+
+/// Text tokens of 1 to 4 characters.
+fn text_tokens() -> Vec<String> {
+    let chars: Vec<char> = TEXT.chars().collect();
+    let mut tokens = Vec::new();
+    let mut at = 0;
+    let mut width = 1;
+    while at < chars.len() {
+        let end = (at + width).min(chars.len());
+        tokens.push(chars[at..end].iter().collect());
+        at = end;
+        width = width % 4 + 1;
+    }
+    tokens
+}
+
+/// The bytes of TEXT cut at every 1 to 5 bytes, splitting characters.
+fn byte_tokens() -> Vec<Vec<u8>> {
+    let bytes = TEXT.as_bytes();
+    let mut tokens = Vec::new();
+    let mut at = 0;
+    let mut width = 1;
+    while at < bytes.len() {
+        let end = (at + width).min(bytes.len());
+        tokens.push(bytes[at..end].to_vec());
+        at = end;
+        width = width % 5 + 1;
+    }
+    tokens
+}
+
+fn assert_chunks_sound(chunks: &[Chunk], expected_text: &str, tokens: usize) {
+    let text: String = chunks.iter().map(Chunk::as_str).collect();
+    assert_eq!(text, expected_text, "chunks must concatenate to the input");
+    assert!(
+        chunks.iter().all(|chunk| !chunk.as_str().is_empty()),
+        "a chunk is never empty"
+    );
+    let counted: usize = chunks.iter().map(Chunk::token_count).sum();
+    assert_eq!(counted, tokens, "token counts add up to the tokens pulled");
+    for (i, chunk) in chunks.iter().enumerate() {
+        let last = i + 1 == chunks.len();
+        assert_eq!(
+            chunk.reason() == FlushReason::End,
+            last && chunk.reason() == FlushReason::End,
+            "only the last chunk may be flushed by the end of the stream"
+        );
+    }
+}
+
+async fn conserves_text<P: FlushPolicy>(policy: P) {
+    let tokens = text_tokens();
+    let chunks: Vec<Chunk> = stream::iter(tokens.clone())
+        .flush_with(policy)
+        .collect()
+        .await;
+    assert_chunks_sound(&chunks, &tokens.concat(), tokens.len());
+}
+
+async fn conserves_split_characters<P: FlushPolicy>(policy: P) {
+    let tokens = byte_tokens();
+    let chunks: Vec<Chunk> = stream::iter(tokens.clone())
+        .flush_with(policy)
+        .collect()
+        .await;
+    assert_chunks_sound(&chunks, TEXT, tokens.len());
+}
+
+async fn conserves_with_gaps<P: FlushPolicy>(policy: P) {
+    let mut script = Vec::new();
+    for (i, token) in byte_tokens().into_iter().enumerate() {
+        script.push(Step::Token(token));
+        script.push(ms([0, 3, 7, 20, 1][i % 5]));
+    }
+    let tokens = byte_tokens().len();
+    let chunks: Vec<Chunk> = Scripted::new(script)
+        .bytes()
+        .flush_with(policy)
+        .collect()
+        .await;
+    assert_chunks_sound(&chunks, TEXT, tokens);
+}
+
+async fn decodes_invalid_bytes_like_from_utf8_lossy<P: FlushPolicy>(policy: P) {
+    let tokens: Vec<&[u8]> = vec![b"ok\xF0\x9F", b"\x98", b"A\xC0\x80", b"\xE2\x82"];
+    let expected = String::from_utf8_lossy(&tokens.concat()).into_owned();
+    let chunks: Vec<Chunk> = stream::iter(tokens).flush_with(policy).collect().await;
+    assert_chunks_sound(&chunks, &expected, 4);
+    assert!(
+        expected.ends_with('\u{FFFD}'),
+        "a dangling tail becomes one U+FFFD"
+    );
+}
+
+async fn ends_fused<P: FlushPolicy>(policy: P) {
+    let mut chunks = pin!(stream::iter(["a", "b", "c"]).flush_with(policy));
+    assert!(!chunks.is_terminated());
+    let mut text = String::new();
+    while let Some(chunk) = chunks.next().await {
+        text.push_str(chunk.as_str());
+    }
+    assert_eq!(text, "abc");
+    assert!(chunks.is_terminated());
+    for _ in 0..3 {
+        assert!(chunks.next().await.is_none());
+    }
+    assert_eq!(chunks.size_hint(), (0, Some(0)));
+}
+
+async fn empty_upstream_yields_nothing<P: FlushPolicy>(policy: P) {
+    let chunks: Vec<Chunk> = stream::iter(Vec::<String>::new())
+        .flush_with(policy)
+        .collect()
+        .await;
+    assert!(chunks.is_empty());
+}
+
+async fn drops_upstream_with_adapter<P: FlushPolicy>(policy: P) {
+    let guard = DropGuard::default();
+    let upstream = Scripted::new([tok("a"), ms(10), tok("b"), ms(1_000)])
+        .with_drop_guard(guard.token())
+        .bytes();
+    let mut chunks = Box::pin(upstream.flush_with(policy));
+    let _ = futures::poll!(chunks.next());
+    assert_eq!(guard.drops(), 0);
+    drop(chunks);
+    assert_eq!(
+        guard.drops(),
+        1,
+        "dropping the adapter drops the upstream at once"
+    );
+}
+
+async fn takes_buffered_text_back<P: FlushPolicy>(policy: P) {
+    let (tx, rx) = futures::channel::mpsc::unbounded::<Vec<u8>>();
+    let mut chunks = pin!(rx.flush_with(policy));
+    let mut seen = String::new();
+    for token in [&b"one "[..], b"two ", b"\xE2\x82"] {
+        tx.unbounded_send(token.to_vec()).unwrap();
+        while let std::task::Poll::Ready(Some(chunk)) = futures::poll!(chunks.next()) {
+            seen.push_str(chunk.as_str());
+        }
+    }
+    seen.push_str(&chunks.as_mut().take_buffered());
+    assert_eq!(
+        seen, "one two \u{FFFD}",
+        "yielded plus taken back is everything"
+    );
+    assert_eq!(chunks.buffered_text(), "");
+    // The adapter goes on with a fresh buffer.
+    tx.unbounded_send(b"three".to_vec()).unwrap();
+    drop(tx);
+    let rest: String = chunks.map(Chunk::into_string).collect().await;
+    assert_eq!(rest, "three");
+}
+
+async fn flushes_before_errors<P: FlushPolicy>(policy: P) {
+    let upstream = Scripted::new([tok("a"), tok("b"), Step::Error("boom"), tok("c")]);
+    let items: Vec<Result<Chunk, &str>> = upstream.try_flush_with(policy).collect().await;
+    let mut text = String::new();
+    let mut error_at = None;
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            Ok(chunk) => text.push_str(chunk.as_str()),
+            Err(error) => {
+                assert_eq!(*error, "boom");
+                assert_eq!(text, "ab", "all text before the error goes out before it");
+                error_at = Some(i);
+            }
+        }
+    }
+    assert!(error_at.is_some(), "the error is passed through");
+    assert_eq!(text, "abc", "the stream goes on after the error");
+}
+
+async fn works_as_trait_object(policy: Box<dyn FlushPolicy + Send>) {
+    let tokens = text_tokens();
+    let chunks: Vec<Chunk> = stream::iter(tokens.clone())
+        .flush_with(policy)
+        .collect()
+        .await;
+    assert_chunks_sound(&chunks, &tokens.concat(), tokens.len());
+}
+
+async fn works_by_mutable_reference<P: FlushPolicy>(mut policy: P) {
+    for _ in 0..2 {
+        let tokens = text_tokens();
+        let chunks: Vec<Chunk> = stream::iter(tokens.clone())
+            .flush_with(&mut policy)
+            .collect()
+            .await;
+        assert_chunks_sound(&chunks, &tokens.concat(), tokens.len());
+    }
+}
+
+macro_rules! contract {
+    ($($name:ident => $policy:expr;)*) => {$(
+        mod $name {
+            use super::*;
+
+            #[tokio::test(start_paused = true)]
+            async fn conserves_text() { super::conserves_text($policy).await }
+            #[tokio::test(start_paused = true)]
+            async fn conserves_split_characters() { super::conserves_split_characters($policy).await }
+            #[tokio::test(start_paused = true)]
+            async fn conserves_with_gaps() { super::conserves_with_gaps($policy).await }
+            #[tokio::test(start_paused = true)]
+            async fn decodes_invalid_bytes_like_from_utf8_lossy() {
+                super::decodes_invalid_bytes_like_from_utf8_lossy($policy).await
+            }
+            #[tokio::test(start_paused = true)]
+            async fn ends_fused() { super::ends_fused($policy).await }
+            #[tokio::test(start_paused = true)]
+            async fn empty_upstream_yields_nothing() { super::empty_upstream_yields_nothing($policy).await }
+            #[tokio::test(start_paused = true)]
+            async fn drops_upstream_with_adapter() { super::drops_upstream_with_adapter($policy).await }
+            #[tokio::test(start_paused = true)]
+            async fn takes_buffered_text_back() { super::takes_buffered_text_back($policy).await }
+            #[tokio::test(start_paused = true)]
+            async fn flushes_before_errors() { super::flushes_before_errors($policy).await }
+            #[tokio::test(start_paused = true)]
+            async fn works_as_trait_object() { super::works_as_trait_object(Box::new($policy)).await }
+            #[tokio::test(start_paused = true)]
+            async fn works_by_mutable_reference() { super::works_by_mutable_reference($policy).await }
+        }
+    )*};
+}
+
+contract! {
+    immediate => Immediate::new();
+    fixed_batch_1 => FixedBatch::new(1);
+    fixed_batch_3 => FixedBatch::new(3);
+    fixed_batch_huge => FixedBatch::new(usize::MAX);
+    time_bounded => TimeBounded::new(3, Duration::from_millis(10));
+    time_bounded_time_only => TimeBounded::new(usize::MAX, Duration::from_millis(5)).with_immediate_first(false);
+    time_bounded_zero_latency => TimeBounded::new(4, Duration::ZERO);
+    time_bounded_unbounded_latency => TimeBounded::new(4, Duration::MAX);
+}

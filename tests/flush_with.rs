@@ -1,0 +1,492 @@
+//! The flush adapter's behaviour under each built-in policy, on a paused clock.
+
+mod support;
+
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::stream::{self, Stream, StreamExt};
+use support::{collect_timed, ms, tok, CountingWaker, Scripted, Step};
+use tokenflush::policy::{BufferState, Decision, FixedBatch, FlushPolicy, Immediate, TimeBounded};
+use tokenflush::{Chunk, FlushExt, FlushReason};
+use tokio::time::Instant;
+
+const MS: Duration = Duration::from_millis(1);
+
+/// (arrival time in ms, text, reason, held_for in ms) for each chunk.
+fn timeline(chunks: &[(Duration, Chunk)]) -> Vec<(u128, String, FlushReason, u128)> {
+    chunks
+        .iter()
+        .map(|(at, chunk)| {
+            (
+                at.as_millis(),
+                chunk.as_str().to_owned(),
+                chunk.reason(),
+                chunk.held_for().as_millis(),
+            )
+        })
+        .collect()
+}
+
+fn row(at: u128, text: &str, reason: FlushReason, held: u128) -> (u128, String, FlushReason, u128) {
+    (at, text.to_owned(), reason, held)
+}
+
+#[tokio::test(start_paused = true)]
+async fn immediate_yields_each_token_when_pulled() {
+    let upstream = Scripted::new([tok("a"), ms(30), tok("b"), ms(10), tok("c")]).bytes();
+    let chunks = collect_timed(upstream.flush_with(Immediate::new()), Instant::now()).await;
+    assert_eq!(
+        timeline(&chunks),
+        [
+            row(0, "a", FlushReason::Size, 0),
+            row(30, "b", FlushReason::Size, 0),
+            row(40, "c", FlushReason::Size, 0),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn immediate_holds_a_split_character_until_it_is_whole() {
+    let upstream = stream::iter([vec![b'a', 0xF0], vec![0x9F], vec![0x98, 0x80, b'b']]);
+    let chunks: Vec<Chunk> = upstream.flush_with(Immediate::new()).collect().await;
+    let texts: Vec<_> = chunks.iter().map(Chunk::as_str).collect();
+    assert_eq!(texts, ["a", "😀b"]);
+    assert_eq!(
+        chunks[1].token_count(),
+        2,
+        "the token with only half a character counts in the next chunk"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn fixed_batch_holds_exactly_n_tokens_then_the_remainder() {
+    let tokens: Vec<String> = (0..11).map(|i| format!("t{i} ")).collect();
+    let chunks: Vec<Chunk> = stream::iter(tokens.clone())
+        .flush_with(FixedBatch::new(4))
+        .collect()
+        .await;
+    let shape: Vec<_> = chunks
+        .iter()
+        .map(|c| (c.token_count(), c.reason()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (4, FlushReason::Size),
+            (4, FlushReason::Size),
+            (3, FlushReason::End)
+        ]
+    );
+    assert_eq!(chunks[0].as_str(), "t0 t1 t2 t3 ");
+}
+
+#[tokio::test(start_paused = true)]
+async fn fixed_batch_waits_as_long_as_upstream_does() {
+    let upstream = Scripted::new([tok("a"), ms(500), tok("b"), ms(700), tok("c")]).bytes();
+    let chunks = collect_timed(upstream.flush_with(FixedBatch::new(2)), Instant::now()).await;
+    assert_eq!(
+        timeline(&chunks),
+        [
+            row(500, "ab", FlushReason::Size, 500),
+            row(1200, "c", FlushReason::End, 0),
+        ]
+    );
+}
+
+#[test]
+#[should_panic(expected = "FixedBatch::new: max_tokens must be at least 1, got 0")]
+fn fixed_batch_of_zero_panics_clearly() {
+    let _ = FixedBatch::new(0);
+}
+
+#[test]
+#[should_panic(expected = "TimeBounded::new: max_tokens must be at least 1, got 0")]
+fn time_bounded_of_zero_tokens_panics_clearly() {
+    let _ = TimeBounded::new(0, MS);
+}
+
+#[test]
+fn fallible_constructors_return_errors() {
+    assert_eq!(
+        FixedBatch::try_new(0).unwrap_err().to_string(),
+        "max_tokens must be at least 1"
+    );
+    assert!(TimeBounded::try_new(0, MS).is_err());
+    assert_eq!(FixedBatch::try_new(7).unwrap(), FixedBatch::new(7));
+    assert_eq!(
+        TimeBounded::try_new(7, MS).unwrap(),
+        TimeBounded::new(7, MS)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn time_bounded_sends_the_first_token_at_once_then_bounds_the_wait() {
+    let upstream = Scripted::new([
+        ms(250),
+        tok("The"),
+        ms(20),
+        tok(" quick"),
+        ms(20),
+        tok(" brown"),
+        ms(10_000),
+        tok(" fox"),
+    ])
+    .bytes();
+    let policy = TimeBounded::new(16, Duration::from_millis(100));
+    let chunks = collect_timed(upstream.flush_with(policy), Instant::now()).await;
+    assert_eq!(
+        timeline(&chunks),
+        [
+            row(250, "The", FlushReason::First, 0),
+            // Upstream then goes silent for 10 s: the deadline fires while it is.
+            row(370, " quick brown", FlushReason::Deadline, 100),
+            row(10_290, " fox", FlushReason::End, 0),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn time_bounded_can_hold_the_first_token_too() {
+    let upstream = Scripted::new([tok("a"), ms(30), tok("b"), ms(1_000)]).bytes();
+    let policy = TimeBounded::new(16, Duration::from_millis(100)).with_immediate_first(false);
+    let chunks = collect_timed(upstream.flush_with(policy), Instant::now()).await;
+    assert_eq!(
+        timeline(&chunks),
+        [row(100, "ab", FlushReason::Deadline, 100)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn time_bounded_flushes_at_max_tokens_before_the_deadline() {
+    let upstream = Scripted::new([
+        tok("a"),
+        ms(10),
+        tok("b"),
+        ms(10),
+        tok("c"),
+        ms(10),
+        tok("d"),
+        ms(10),
+        tok("e"),
+        ms(500),
+    ])
+    .bytes();
+    let policy = TimeBounded::new(3, Duration::from_millis(100));
+    let chunks = collect_timed(upstream.flush_with(policy), Instant::now()).await;
+    assert_eq!(
+        timeline(&chunks),
+        [
+            row(0, "a", FlushReason::First, 0),
+            row(30, "bcd", FlushReason::Size, 20),
+            // The next buffer's clock starts with its own first token.
+            row(140, "e", FlushReason::Deadline, 100),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_partial_character_starts_no_clock() {
+    // Half an emoji at 0 ms, the rest at 50 ms: the character is complete at 50 ms, so a
+    // 100 ms bound flushes it at 150 ms, not at 100 ms.
+    let upstream = Scripted::new([
+        Step::Token(vec![0xF0, 0x9F]),
+        ms(50),
+        Step::Token(vec![0x98, 0x80]),
+        ms(1_000),
+    ])
+    .bytes();
+    let policy = TimeBounded::new(16, Duration::from_millis(100)).with_immediate_first(false);
+    let chunks = collect_timed(upstream.flush_with(policy), Instant::now()).await;
+    assert_eq!(
+        timeline(&chunks),
+        [row(150, "😀", FlushReason::Deadline, 100)]
+    );
+    assert_eq!(chunks[0].1.token_count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn complete_text_keeps_its_clock_while_a_character_is_split() {
+    let upstream = Scripted::new([
+        tok("a"),
+        ms(10),
+        Step::Token(vec![0xE2, 0x82]),
+        ms(70),
+        Step::Token(vec![0xAC]),
+        ms(1_000),
+    ])
+    .bytes();
+    let policy = TimeBounded::new(16, Duration::from_millis(100)).with_immediate_first(false);
+    let chunks = collect_timed(upstream.flush_with(policy), Instant::now()).await;
+    assert_eq!(
+        timeline(&chunks),
+        [row(100, "a€", FlushReason::Deadline, 100)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_flush_leaves_a_split_character_for_later() {
+    let upstream = Scripted::new([
+        tok("a"),
+        Step::Token(vec![0xE2, 0x82]),
+        ms(150),
+        Step::Token(vec![0xAC]),
+    ])
+    .bytes();
+    let policy = TimeBounded::new(16, Duration::from_millis(100)).with_immediate_first(false);
+    let chunks = collect_timed(upstream.flush_with(policy), Instant::now()).await;
+    assert_eq!(
+        timeline(&chunks),
+        [
+            row(100, "a", FlushReason::Deadline, 100),
+            row(150, "€", FlushReason::End, 0),
+        ]
+    );
+    assert_eq!(chunks[0].1.token_count(), 2);
+    assert_eq!(chunks[1].1.token_count(), 1);
+}
+
+/// An upstream that always has a token ready, up to a million, and counts how many it handed
+/// out. (Finite, so that an adapter without a poll budget fails the tests instead of hanging.)
+struct Flood(Arc<AtomicUsize>);
+
+impl Stream for Flood {
+    type Item = &'static str;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<&'static str>> {
+        if self.0.fetch_add(1, Ordering::SeqCst) >= 1_000_000 {
+            return Poll::Ready(None);
+        }
+        Poll::Ready(Some("x"))
+    }
+}
+
+#[test]
+fn an_always_ready_upstream_does_not_starve_the_executor() {
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let mut chunks = pin!(Flood(Arc::clone(&pulled)).flush_with(FixedBatch::new(usize::MAX)));
+    let (wakes, waker) = CountingWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    for poll in 1..=3 {
+        assert!(chunks.as_mut().poll_next(&mut cx).is_pending());
+        assert_eq!(
+            wakes.wakes(),
+            poll,
+            "the adapter asks to be polled again at once"
+        );
+    }
+    let per_poll = pulled.load(Ordering::SeqCst) / 3;
+    assert!(
+        (1..=256).contains(&per_poll),
+        "each poll pulls a bounded number of tokens, not {per_poll}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_fires_while_upstream_floods() {
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let policy =
+        TimeBounded::new(usize::MAX, Duration::from_millis(10)).with_immediate_first(false);
+    let mut chunks = pin!(Flood(Arc::clone(&pulled)).flush_with(policy));
+    let start = Instant::now();
+    let chunk = loop {
+        // Each poll takes a bounded batch of the flood; time moves on between polls.
+        if let Poll::Ready(chunk) = futures::poll!(chunks.next()) {
+            break chunk.unwrap();
+        }
+        tokio::time::advance(MS).await;
+    };
+    assert_eq!(start.elapsed(), Duration::from_millis(10));
+    assert_eq!(chunk.reason(), FlushReason::Deadline);
+    assert_eq!(chunk.held_for(), Duration::from_millis(10));
+    assert_eq!(chunk.token_count(), pulled.load(Ordering::SeqCst));
+}
+
+#[test]
+fn immediate_and_fixed_batch_need_no_runtime() {
+    // Outside any Tokio runtime: creating a timer here would panic.
+    futures::executor::block_on(async {
+        for policy in [
+            Box::new(Immediate::new()) as Box<dyn FlushPolicy>,
+            Box::new(FixedBatch::new(2)),
+        ] {
+            let (tx, rx) = futures::channel::mpsc::unbounded();
+            let mut chunks = pin!(rx.flush_with(policy));
+            tx.unbounded_send("a").unwrap();
+            // Upstream goes quiet with text buffered: a timer-based adapter would arm one now.
+            let _ = futures::poll!(chunks.next());
+            tx.unbounded_send("b").unwrap();
+            drop(tx);
+            let text: String = chunks.map(Chunk::into_string).collect().await;
+            assert!(text.ends_with('b'));
+        }
+    });
+}
+
+#[test]
+fn a_time_bounded_adapter_is_built_outside_a_runtime() {
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let chunks = rx.flush_with(TimeBounded::new(4, Duration::from_millis(50)));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let text = runtime.block_on(async move {
+        tx.unbounded_send("made outside").unwrap();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            tx.unbounded_send(", polled inside").unwrap();
+        });
+        chunks.map(Chunk::into_string).collect::<Vec<_>>().await
+    });
+    assert_eq!(text, ["made outside", ", polled inside"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unbounded_latency_does_not_overflow() {
+    let upstream = Scripted::new([tok("a"), ms(10), tok("b"), ms(3_600_000), tok("c")]).bytes();
+    let policy = TimeBounded::new(8, Duration::MAX);
+    let chunks = collect_timed(upstream.flush_with(policy), Instant::now()).await;
+    assert_eq!(
+        timeline(&chunks),
+        [
+            row(0, "a", FlushReason::First, 0),
+            row(3_600_010, "bc", FlushReason::End, 3_600_000),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_a_pending_next_loses_nothing() {
+    let upstream = Scripted::new([tok("a"), tok("b"), ms(50), tok("c"), ms(50)]).bytes();
+    let mut chunks = pin!(upstream.flush_with(FixedBatch::new(3)));
+    // A `select!` that gives up on `next()` after 10 ms.
+    let raced = tokio::time::timeout(Duration::from_millis(10), chunks.next()).await;
+    assert!(raced.is_err());
+    let chunk = chunks.next().await.unwrap();
+    assert_eq!((chunk.as_str(), chunk.token_count()), ("abc", 3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn size_hint_is_conservative() {
+    let chunks = stream::iter(["a", "b", "c"]).flush_with(FixedBatch::new(2));
+    assert_eq!(chunks.size_hint(), (0, Some(3)));
+    let mut chunks = pin!(chunks);
+    let (tx, rx) = futures::channel::mpsc::unbounded::<Vec<u8>>();
+    let mut held = pin!(rx.flush_with(FixedBatch::new(8)));
+    tx.unbounded_send(b"ab\xE2".to_vec()).unwrap();
+    let _ = futures::poll!(held.next());
+    // Text buffered: at least one more chunk; upstream's upper bound is unknown.
+    assert_eq!(held.size_hint(), (1, None));
+    let _ = chunks.next().await;
+    assert_eq!(chunks.size_hint(), (0, Some(1)));
+}
+
+/// Records what the adapter showed the policy and told it.
+#[derive(Debug, Default)]
+struct Recorder {
+    idle_asks: usize,
+    flushed: Vec<(String, FlushReason)>,
+}
+
+impl FlushPolicy for Recorder {
+    fn decide(&mut self, state: &BufferState<'_>) -> Decision {
+        assert!(
+            !state.text().is_empty(),
+            "decide is only called with complete text"
+        );
+        if state.upstream_idle() {
+            self.idle_asks += 1;
+            // Coalesce only what arrives back to back.
+            return Decision::FlushAs(FlushReason::Size);
+        }
+        Decision::Wait
+    }
+
+    fn on_flush(&mut self, chunk: &Chunk) {
+        self.flushed
+            .push((chunk.as_str().to_owned(), chunk.reason()));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn policies_are_asked_when_upstream_goes_idle_and_told_of_every_flush() {
+    let upstream = Scripted::new([
+        tok("a"),
+        tok("b"),
+        ms(10),
+        Step::Token(vec![0xC3]),
+        ms(10),
+        Step::Token(vec![0xA9]),
+        tok("c"),
+        ms(10),
+        tok("d"),
+    ])
+    .bytes();
+    let mut policy = Recorder::default();
+    let chunks: Vec<Chunk> = upstream.flush_with(&mut policy).collect().await;
+    let texts: Vec<_> = chunks.iter().map(Chunk::as_str).collect();
+    assert_eq!(texts, ["ab", "éc", "d"]);
+    assert_eq!(
+        policy.idle_asks, 2,
+        "not asked while only half a character was buffered"
+    );
+    assert_eq!(
+        policy.flushed,
+        [
+            ("ab".to_owned(), FlushReason::Size),
+            ("éc".to_owned(), FlushReason::Size),
+            ("d".to_owned(), FlushReason::End),
+        ]
+    );
+}
+
+/// A policy whose deadline is already past when it answers.
+#[derive(Debug)]
+struct Overdue;
+
+impl FlushPolicy for Overdue {
+    fn decide(&mut self, state: &BufferState<'_>) -> Decision {
+        match state.oldest() {
+            // Text that arrived this poll: the adapter asks again with its arrival before it
+            // waits.
+            None => Decision::Wait,
+            Some(oldest) => {
+                let now = state
+                    .now()
+                    .expect("the clock was read to stamp the arrival");
+                assert!(oldest <= now);
+                Decision::WaitUntil(oldest - Duration::from_millis(1))
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_already_past_flushes_at_once() {
+    let upstream = Scripted::new([tok("a"), ms(10), tok("b"), ms(5)]).bytes();
+    let chunks = collect_timed(upstream.flush_with(Overdue), Instant::now()).await;
+    assert_eq!(
+        timeline(&chunks),
+        [
+            row(0, "a", FlushReason::Deadline, 0),
+            row(10, "b", FlushReason::Deadline, 0),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn policy_accessors_reach_the_policy() {
+    let mut chunks = stream::iter(["a", "b", "c", "d"]).flush_with(FixedBatch::new(4));
+    assert_eq!(chunks.policy().max_tokens(), 4);
+    *chunks.policy_mut() = FixedBatch::new(2);
+    let texts: Vec<String> = chunks.map(Chunk::into_string).collect().await;
+    assert_eq!(texts, ["ab", "cd"]);
+}
