@@ -1,1 +1,3 @@
+//! UTF-8 decoding benchmarks (in progress on another branch).
+
 fn main() {}
