@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod chunk;
+pub mod observe;
 pub mod policy;
 mod stream;
 mod token;

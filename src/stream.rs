@@ -7,6 +7,7 @@
 mod flush_with;
 mod flusher;
 mod try_flush_with;
+mod watch;
 
 pub use flush_with::FlushWith;
 pub use try_flush_with::TryFlushWith;

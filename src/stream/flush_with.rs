@@ -7,6 +7,7 @@ use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 
 use super::flusher::{Flushed, Flusher};
+use crate::observe::FlushObserver;
 use crate::policy::FlushPolicy;
 use crate::{Chunk, Token};
 
@@ -34,10 +35,10 @@ pin_project! {
     /// # });
     /// ```
     #[must_use = "streams do nothing unless polled"]
-    pub struct FlushWith<S, P> {
+    pub struct FlushWith<S, P, O: FlushObserver = ()> {
         #[pin]
         upstream: S,
-        flusher: Flusher<P>,
+        flusher: Flusher<P, O>,
     }
 }
 
@@ -50,7 +51,7 @@ impl<S, P: FlushPolicy> FlushWith<S, P> {
     }
 }
 
-impl<S, P> FlushWith<S, P> {
+impl<S, P, O: FlushObserver> FlushWith<S, P, O> {
     /// The upstream stream.
     ///
     /// # Examples
@@ -106,6 +107,79 @@ impl<S, P> FlushWith<S, P> {
     /// ```
     pub fn into_inner(self) -> S {
         self.upstream
+    }
+
+    /// Reports what this adapter does to `observer` from now on: every chunk, the first
+    /// token, and the end of the stream (see [`observe`](crate::observe)). Times count from
+    /// this call, so attach the observer where the request begins, before polling. A previous
+    /// observer is dropped without hearing more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use tokenflush::observe::{FlushObserver, StreamRecord};
+    /// use tokenflush::{policy::FixedBatch, FlushExt};
+    ///
+    /// #[derive(Debug, Default)]
+    /// struct Totals(Option<(u64, u64)>);
+    ///
+    /// impl FlushObserver for Totals {
+    ///     fn on_end(&mut self, stream: &StreamRecord) {
+    ///         self.0 = Some((stream.tokens(), stream.chunks()));
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mut totals = Totals::default();
+    /// let chunks = futures::stream::iter(["a", "b", "c"])
+    ///     .flush_with(FixedBatch::new(2))
+    ///     .with_observer(&mut totals);
+    /// assert_eq!(chunks.count().await, 2);
+    /// assert_eq!(totals.0, Some((3, 2)));
+    /// # }
+    /// ```
+    pub fn with_observer<O2: FlushObserver>(self, observer: O2) -> FlushWith<S, P, O2> {
+        FlushWith {
+            upstream: self.upstream,
+            flusher: self.flusher.with_observer(observer),
+        }
+    }
+
+    /// The observer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokenflush::{policy::Immediate, FlushExt};
+    ///
+    /// let chunks = futures::stream::iter(["a"]).flush_with(Immediate::new());
+    /// assert_eq!(chunks.observer(), &());
+    /// ```
+    pub fn observer(&self) -> &O {
+        self.flusher.observer()
+    }
+
+    /// The observer, mutably.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokenflush::observe::FlushObserver;
+    /// use tokenflush::{policy::Immediate, FlushExt};
+    ///
+    /// #[derive(Debug, Default)]
+    /// struct Count(u32);
+    /// impl FlushObserver for Count {}
+    ///
+    /// let mut chunks = futures::stream::iter(["a"])
+    ///     .flush_with(Immediate::new())
+    ///     .with_observer(Count::default());
+    /// chunks.observer_mut().0 = 7;
+    /// ```
+    pub fn observer_mut(&mut self) -> &mut O {
+        self.flusher.observer_mut()
     }
 
     /// The policy.
@@ -177,11 +251,12 @@ impl<S, P> FlushWith<S, P> {
     }
 }
 
-impl<S, P> Stream for FlushWith<S, P>
+impl<S, P, O> Stream for FlushWith<S, P, O>
 where
     S: Stream,
     S::Item: Token,
     P: FlushPolicy,
+    O: FlushObserver,
 {
     type Item = Chunk;
 
@@ -209,18 +284,19 @@ where
     }
 }
 
-impl<S, P> FusedStream for FlushWith<S, P>
+impl<S, P, O> FusedStream for FlushWith<S, P, O>
 where
     S: Stream,
     S::Item: Token,
     P: FlushPolicy,
+    O: FlushObserver,
 {
     fn is_terminated(&self) -> bool {
         self.flusher.is_finished()
     }
 }
 
-impl<S: fmt::Debug, P: fmt::Debug> fmt::Debug for FlushWith<S, P> {
+impl<S: fmt::Debug, P: fmt::Debug, O: FlushObserver> fmt::Debug for FlushWith<S, P, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FlushWith")
             .field("upstream", &self.upstream)

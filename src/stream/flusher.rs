@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
+use super::watch::Watch;
+use crate::observe::FlushObserver;
 use crate::policy::{BufferState, Decision, FlushPolicy};
 use crate::utf8::Utf8Decoder;
 use crate::{Chunk, FlushReason, Token, TokenContent};
@@ -47,10 +49,10 @@ enum Oldest {
 /// Within one poll all tokens count as pulled at the same instant: on a paused clock that is
 /// exact, on a real one it is off by the poll's duration (microseconds).
 #[derive(Default)]
-struct PollClock(Option<Instant>);
+pub(super) struct PollClock(Option<Instant>);
 
 impl PollClock {
-    fn now(&mut self) -> Instant {
+    pub(super) fn now(&mut self) -> Instant {
         *self.0.get_or_insert_with(Instant::now)
     }
 
@@ -59,7 +61,7 @@ impl PollClock {
     }
 }
 
-impl<P: fmt::Debug> fmt::Debug for Flusher<P> {
+impl<P: fmt::Debug, O: FlushObserver> fmt::Debug for Flusher<P, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Flusher")
             .field("policy", &self.policy)
@@ -69,11 +71,12 @@ impl<P: fmt::Debug> fmt::Debug for Flusher<P> {
             .field("deadline", &self.deadline)
             .field("chunks_emitted", &self.chunks_emitted)
             .field("finished", &self.finished)
+            .field("observed", &self.watch.is_enabled())
             .finish_non_exhaustive()
     }
 }
 
-pub(super) struct Flusher<P> {
+pub(super) struct Flusher<P, O: FlushObserver> {
     policy: P,
     /// Complete text waiting to be flushed; its allocation is reused from chunk to chunk.
     text: String,
@@ -88,9 +91,10 @@ pub(super) struct Flusher<P> {
     timer: Option<Pin<Box<Sleep>>>,
     chunks_emitted: u64,
     finished: bool,
+    watch: Watch<O>,
 }
 
-impl<P> Flusher<P> {
+impl<P> Flusher<P, ()> {
     pub(super) fn new(policy: P) -> Self {
         Self {
             policy,
@@ -102,7 +106,47 @@ impl<P> Flusher<P> {
             timer: None,
             chunks_emitted: 0,
             finished: false,
+            watch: Watch::new(()),
         }
+    }
+}
+
+impl<P, O: FlushObserver> Flusher<P, O> {
+    /// The same engine, reporting to `observer` from now on.
+    pub(super) fn with_observer<O2: FlushObserver>(self, observer: O2) -> Flusher<P, O2> {
+        let Self {
+            policy,
+            text,
+            decoder,
+            tokens,
+            oldest,
+            deadline,
+            timer,
+            chunks_emitted,
+            finished,
+            watch,
+        } = self;
+        watch.discard();
+        Flusher {
+            policy,
+            text,
+            decoder,
+            tokens,
+            oldest,
+            deadline,
+            timer,
+            chunks_emitted,
+            finished,
+            watch: Watch::new(observer),
+        }
+    }
+
+    pub(super) fn observer(&self) -> &O {
+        self.watch.observer()
+    }
+
+    pub(super) fn observer_mut(&mut self) -> &mut O {
+        self.watch.observer_mut()
     }
 
     pub(super) fn policy(&self) -> &P {
@@ -149,7 +193,7 @@ impl<P> Flusher<P> {
     }
 }
 
-impl<P: FlushPolicy> Flusher<P> {
+impl<P: FlushPolicy, O: FlushObserver> Flusher<P, O> {
     // State table (one row per upstream poll result; the loop runs at most POLL_BUDGET times):
     //
     // | upstream          | then                                                              |
@@ -179,11 +223,12 @@ impl<P: FlushPolicy> Flusher<P> {
         for _ in 0..POLL_BUDGET {
             match poll_upstream(cx) {
                 Poll::Ready(Some(Ok(token))) => {
-                    if let Some(reason) = self.push(&token, &clock) {
+                    if let Some(reason) = self.push(&token, &mut clock) {
                         return self.flush_ready(reason, &mut clock);
                     }
                 }
                 Poll::Ready(Some(Err(error))) => {
+                    self.watch.on_error();
                     let flushed = match self.flush(FlushReason::Error, &mut clock) {
                         Some(chunk) => Flushed::ChunkThenError(chunk, error),
                         None => Flushed::Error(error),
@@ -237,7 +282,7 @@ impl<P: FlushPolicy> Flusher<P> {
 
     /// Appends a token; returns why to flush if the policy says so.
     #[inline(always)]
-    fn push<T: Token + ?Sized>(&mut self, token: &T, clock: &PollClock) -> Option<FlushReason> {
+    fn push<T: Token + ?Sized>(&mut self, token: &T, clock: &mut PollClock) -> Option<FlushReason> {
         self.tokens += 1;
         let was_empty = self.text.is_empty();
         match token.content() {
@@ -253,6 +298,10 @@ impl<P: FlushPolicy> Flusher<P> {
             TokenContent::Bytes(bytes) => {
                 let _ = self.decoder.decode(bytes, &mut self.text);
             }
+        }
+        if self.watch.is_enabled() {
+            let replacements = self.decoder.replacements();
+            self.watch.on_token(clock, self.text.len(), replacements);
         }
         if self.text.is_empty() {
             return None;
@@ -327,7 +376,11 @@ impl<P: FlushPolicy> Flusher<P> {
         if was_empty && !self.text.is_empty() {
             self.oldest = Oldest::ThisPoll;
         }
-        self.flush(FlushReason::End, clock)
+        let chunk = self.flush(FlushReason::End, clock);
+        if self.watch.is_enabled() {
+            self.watch.on_end(clock, self.decoder.replacements());
+        }
+        chunk
     }
 
     /// Turns the buffered text into a chunk; `None` if there is no complete text.
@@ -348,6 +401,10 @@ impl<P: FlushPolicy> Flusher<P> {
         self.reset_buffer();
         self.chunks_emitted += 1;
         self.policy.on_flush(&chunk);
+        if self.watch.is_enabled() {
+            self.watch
+                .on_flush(clock, &chunk, self.decoder.replacements());
+        }
         Some(chunk)
     }
 

@@ -6,6 +6,7 @@ use futures_core::{FusedStream, Stream, TryStream};
 use pin_project_lite::pin_project;
 
 use super::flusher::{Flushed, Flusher};
+use crate::observe::FlushObserver;
 use crate::policy::FlushPolicy;
 use crate::{Chunk, Token};
 
@@ -32,13 +33,14 @@ pin_project! {
     /// # });
     /// ```
     #[must_use = "streams do nothing unless polled"]
-    pub struct TryFlushWith<S, P>
+    pub struct TryFlushWith<S, P, O = ()>
     where
         S: TryStream,
+        O: FlushObserver,
     {
         #[pin]
         upstream: S,
-        flusher: Flusher<P>,
+        flusher: Flusher<P, O>,
         // An upstream error held back while the text before it goes out.
         error: Option<S::Error>,
     }
@@ -54,7 +56,7 @@ impl<S: TryStream, P: FlushPolicy> TryFlushWith<S, P> {
     }
 }
 
-impl<S: TryStream, P> TryFlushWith<S, P> {
+impl<S: TryStream, P, O: FlushObserver> TryFlushWith<S, P, O> {
     /// The upstream stream.
     ///
     /// # Examples
@@ -112,6 +114,60 @@ impl<S: TryStream, P> TryFlushWith<S, P> {
     /// ```
     pub fn into_inner(self) -> S {
         self.upstream
+    }
+
+    /// Reports what this adapter does to `observer` from now on; see
+    /// [`FlushWith::with_observer`](super::FlushWith::with_observer). Upstream errors are
+    /// counted in [`StreamRecord::errors`](crate::observe::StreamRecord::errors).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokenflush::observe::FlushObserver;
+    /// use tokenflush::{policy::Immediate, TryFlushExt};
+    ///
+    /// #[derive(Debug)]
+    /// struct Quiet;
+    /// impl FlushObserver for Quiet {}
+    ///
+    /// let tokens = futures::stream::iter([Ok::<_, ()>("a")]);
+    /// let chunks = tokens.try_flush_with(Immediate::new()).with_observer(Quiet);
+    /// # drop(chunks);
+    /// ```
+    pub fn with_observer<O2: FlushObserver>(self, observer: O2) -> TryFlushWith<S, P, O2> {
+        TryFlushWith {
+            upstream: self.upstream,
+            flusher: self.flusher.with_observer(observer),
+            error: self.error,
+        }
+    }
+
+    /// The observer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokenflush::{policy::Immediate, TryFlushExt};
+    ///
+    /// let chunks = futures::stream::iter([Ok::<_, ()>("a")]).try_flush_with(Immediate::new());
+    /// assert_eq!(chunks.observer(), &());
+    /// ```
+    pub fn observer(&self) -> &O {
+        self.flusher.observer()
+    }
+
+    /// The observer, mutably.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokenflush::{policy::Immediate, TryFlushExt};
+    ///
+    /// let mut chunks = futures::stream::iter([Ok::<_, ()>("a")]).try_flush_with(Immediate::new());
+    /// let () = *chunks.observer_mut();
+    /// ```
+    pub fn observer_mut(&mut self) -> &mut O {
+        self.flusher.observer_mut()
     }
 
     /// The policy.
@@ -179,11 +235,12 @@ impl<S: TryStream, P> TryFlushWith<S, P> {
     }
 }
 
-impl<S, P> Stream for TryFlushWith<S, P>
+impl<S, P, O> Stream for TryFlushWith<S, P, O>
 where
     S: TryStream,
     S::Ok: Token,
     P: FlushPolicy,
+    O: FlushObserver,
 {
     type Item = Result<Chunk, S::Error>;
 
@@ -220,22 +277,24 @@ where
     }
 }
 
-impl<S, P> FusedStream for TryFlushWith<S, P>
+impl<S, P, O> FusedStream for TryFlushWith<S, P, O>
 where
     S: TryStream,
     S::Ok: Token,
     P: FlushPolicy,
+    O: FlushObserver,
 {
     fn is_terminated(&self) -> bool {
         self.error.is_none() && self.flusher.is_finished()
     }
 }
 
-impl<S, P> fmt::Debug for TryFlushWith<S, P>
+impl<S, P, O> fmt::Debug for TryFlushWith<S, P, O>
 where
     S: TryStream + fmt::Debug,
     S::Error: fmt::Debug,
     P: fmt::Debug,
+    O: FlushObserver,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TryFlushWith")

@@ -1,0 +1,143 @@
+//! The figures an adapter keeps for its [`FlushObserver`]: nothing at all for `()`.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::flusher::PollClock;
+use crate::observe::{FlushObserver, FlushRecord, StreamOutcome, StreamRecord};
+use crate::Chunk;
+
+pub(super) struct Watch<O: FlushObserver> {
+    observer: O,
+    /// When the observer was attached; `None` when it is disabled.
+    start: Option<Instant>,
+    last_flush: Option<Instant>,
+    first_token: Option<Duration>,
+    first_chunk: Option<Duration>,
+    tokens: u64,
+    chunks: u64,
+    bytes: u64,
+    errors: u64,
+    /// Kept current so that a drop can report them: the decoder's count and the buffer's size.
+    replacements: u64,
+    buffered_bytes: usize,
+    reported: bool,
+}
+
+impl<O: FlushObserver> Watch<O> {
+    pub(super) fn new(observer: O) -> Self {
+        let start = observer.is_enabled().then(Instant::now);
+        Self {
+            observer,
+            start,
+            last_flush: None,
+            first_token: None,
+            first_chunk: None,
+            tokens: 0,
+            chunks: 0,
+            bytes: 0,
+            errors: 0,
+            replacements: 0,
+            buffered_bytes: 0,
+            reported: false,
+        }
+    }
+
+    #[inline(always)]
+    pub(super) fn is_enabled(&self) -> bool {
+        self.observer.is_enabled()
+    }
+
+    pub(super) fn observer(&self) -> &O {
+        &self.observer
+    }
+
+    pub(super) fn observer_mut(&mut self) -> &mut O {
+        &mut self.observer
+    }
+
+    /// Drops the observer without reporting an end to it: it is being replaced.
+    pub(super) fn discard(mut self) {
+        self.reported = true;
+    }
+
+    /// A token was pulled; the buffer now holds `buffered_bytes` of complete text.
+    pub(super) fn on_token(
+        &mut self,
+        clock: &mut PollClock,
+        buffered_bytes: usize,
+        replacements: u64,
+    ) {
+        let Some(start) = self.start else { return };
+        self.tokens += 1;
+        self.buffered_bytes = buffered_bytes;
+        self.replacements = replacements;
+        if self.first_token.is_none() {
+            let since_start = clock.now().saturating_duration_since(start);
+            self.first_token = Some(since_start);
+            self.observer.on_first_token(since_start);
+        }
+    }
+
+    pub(super) fn on_flush(&mut self, clock: &mut PollClock, chunk: &Chunk, replacements: u64) {
+        let Some(start) = self.start else { return };
+        let now = clock.now();
+        let since_start = now.saturating_duration_since(start);
+        self.chunks += 1;
+        self.bytes += chunk.as_str().len() as u64;
+        self.buffered_bytes = 0;
+        self.replacements = replacements;
+        self.first_chunk.get_or_insert(since_start);
+        let since_previous = self
+            .last_flush
+            .map(|last| now.saturating_duration_since(last));
+        self.last_flush = Some(now);
+        self.observer.on_flush(&FlushRecord {
+            chunk,
+            since_start,
+            since_previous,
+        });
+    }
+
+    pub(super) fn on_error(&mut self) {
+        if self.start.is_some() {
+            self.errors += 1;
+        }
+    }
+
+    pub(super) fn on_end(&mut self, clock: &mut PollClock, replacements: u64) {
+        if self.start.is_some() {
+            self.replacements = replacements;
+            self.buffered_bytes = 0;
+            self.report(StreamOutcome::Completed, clock.now());
+        }
+    }
+
+    fn report(&mut self, outcome: StreamOutcome, now: Instant) {
+        let Some(start) = self.start else { return };
+        if std::mem::replace(&mut self.reported, true) {
+            return;
+        }
+        self.observer.on_end(&StreamRecord {
+            outcome,
+            duration: now.saturating_duration_since(start),
+            first_token: self.first_token,
+            first_chunk: self.first_chunk,
+            tokens: self.tokens,
+            chunks: self.chunks,
+            bytes: self.bytes,
+            replacements: self.replacements,
+            errors: self.errors,
+            dropped_bytes: self.buffered_bytes as u64,
+        });
+    }
+}
+
+impl<O: FlushObserver> Drop for Watch<O> {
+    fn drop(&mut self) {
+        if self.start.is_some() && !self.reported {
+            self.report(StreamOutcome::Dropped, Instant::now());
+        }
+    }
+}
