@@ -175,32 +175,23 @@ impl Utf8Decoder {
     /// decoder.decode(&euro[2..], &mut out).unwrap();
     /// assert_eq!((out.as_str(), decoder.pending_len()), ("€", 0));
     /// ```
+    #[inline]
     pub fn decode(&mut self, input: &[u8], out: &mut String) -> Result<(), DecodeError> {
         let start = self.consumed;
         self.consumed += input.len() as u64;
         let mut rest = input;
         if self.pending_len > 0 {
-            match self.extend_pending(rest, out, start)? {
+            match self.complete_pending(rest, out, start)? {
                 Some(after) => rest = after,
                 None => return Ok(()),
             }
         }
-        let offset = start + (input.len() - rest.len()) as u64;
-        let split = incomplete_tail_start(rest);
-        let (head, tail) = rest.split_at(split);
-        match std::str::from_utf8(head) {
-            Ok(text) => out.push_str(text),
-            Err(_) => self.decode_invalid(head, out, offset)?,
+        let offset = self.consumed - rest.len() as u64;
+        if rest.len() <= SMALL_PIECE {
+            self.decode_chars(rest, out, offset)
+        } else {
+            self.decode_bulk(rest, out, offset)
         }
-        if !tail.is_empty() {
-            if is_char_prefix(tail) {
-                self.pending[..tail.len()].copy_from_slice(tail);
-                self.pending_len = tail.len() as u8;
-            } else {
-                self.decode_invalid(tail, out, offset + split as u64)?;
-            }
-        }
-        Ok(())
     }
 
     /// Ends the input: a dangling unfinished character becomes one U+FFFD (lossy) or an error
@@ -318,18 +309,18 @@ impl Utf8Decoder {
 
     /// Feeds bytes from `input` into the carried character. Returns the input left over once
     /// the character is complete or known to be invalid, or `None` when `input` ran out first.
-    fn extend_pending<'a>(
+    fn complete_pending<'a>(
         &mut self,
         input: &'a [u8],
         out: &mut String,
         start: u64,
     ) -> Result<Option<&'a [u8]>, DecodeError> {
         let lead = self.pending[0];
-        let needed = sequence_len(lead);
+        let width = sequence_len(lead);
         // Where the carried character began in the whole input; `pending_len` grows below.
         let pending_start = start - u64::from(self.pending_len);
         let mut rest = input;
-        while usize::from(self.pending_len) < needed {
+        while usize::from(self.pending_len) < width {
             let Some((&byte, after)) = rest.split_first() else {
                 return Ok(None);
             };
@@ -337,27 +328,81 @@ impl Utf8Decoder {
                 // The carried bytes are a maximal subpart of an invalid sequence; `byte` is not
                 // part of it and starts afresh.
                 self.pending_len = 0;
-                if self.strict {
-                    return Err(DecodeError::invalid(pending_start));
-                }
-                self.replace(out);
+                self.invalid(out, pending_start)?;
                 return Ok(Some(rest));
             }
             self.pending[usize::from(self.pending_len)] = byte;
             self.pending_len += 1;
             rest = after;
         }
-        let complete = &self.pending[..needed];
         self.pending_len = 0;
-        match std::str::from_utf8(complete) {
-            Ok(text) => out.push_str(text),
-            // Unreachable: every byte was checked on the way in. Stay total rather than panic.
-            Err(_) => self.replace(out),
-        }
+        out.push(scalar(&self.pending[..width]));
         Ok(Some(rest))
     }
 
-    /// The slow path for bytes known to hold an invalid sequence and no incomplete tail.
+    /// Decodes a short piece character by character, carrying an unfinished one at its end.
+    ///
+    /// For a few bytes this beats validating with `std::str::from_utf8` and copying: the cost of
+    /// those calls, not of the bytes, dominates there.
+    #[inline]
+    fn decode_chars(
+        &mut self,
+        bytes: &[u8],
+        out: &mut String,
+        offset: u64,
+    ) -> Result<(), DecodeError> {
+        let mut index = 0;
+        while let Some(&lead) = bytes.get(index) {
+            if lead < 0x80 {
+                out.push(char::from(lead));
+                index += 1;
+                continue;
+            }
+            let width = sequence_len(lead);
+            let mut len = 1;
+            while len < width {
+                match bytes.get(index + len) {
+                    Some(&byte) if is_continuation_at(lead, len, byte) => len += 1,
+                    Some(_) => break,
+                    None => {
+                        // A valid beginning that the next piece may complete.
+                        let tail = &bytes[index..];
+                        self.pending[..tail.len()].copy_from_slice(tail);
+                        self.pending_len = tail.len() as u8;
+                        return Ok(());
+                    }
+                }
+            }
+            if len == width && width > 1 {
+                out.push(scalar(&bytes[index..index + width]));
+            } else {
+                // `bytes[index..index + len]` is a maximal subpart of an invalid sequence.
+                self.invalid(out, offset + index as u64)?;
+            }
+            index += len;
+        }
+        Ok(())
+    }
+
+    /// Decodes a longer piece: one `std::str::from_utf8` over everything but a possibly
+    /// unfinished character at the end, and one copy.
+    fn decode_bulk(
+        &mut self,
+        bytes: &[u8],
+        out: &mut String,
+        offset: u64,
+    ) -> Result<(), DecodeError> {
+        let split = incomplete_tail_start(bytes);
+        let (head, tail) = bytes.split_at(split);
+        match std::str::from_utf8(head) {
+            Ok(text) => out.push_str(text),
+            Err(_) => self.decode_invalid(head, out, offset)?,
+        }
+        self.decode_chars(tail, out, offset + split as u64)
+    }
+
+    /// The slow path for bytes known to hold an invalid sequence and no unfinished tail.
+    #[cold]
     fn decode_invalid(
         &mut self,
         bytes: &[u8],
@@ -369,13 +414,20 @@ impl Utf8Decoder {
             out.push_str(chunk.valid());
             position += chunk.valid().len() as u64;
             if !chunk.invalid().is_empty() {
-                if self.strict {
-                    return Err(DecodeError::invalid(position));
-                }
-                self.replace(out);
+                self.invalid(out, position)?;
                 position += chunk.invalid().len() as u64;
             }
         }
+        Ok(())
+    }
+
+    /// Handles an invalid sequence at `offset`: an error (strict) or one U+FFFD (lossy).
+    #[cold]
+    fn invalid(&mut self, out: &mut String, offset: u64) -> Result<(), DecodeError> {
+        if self.strict {
+            return Err(DecodeError::invalid(offset));
+        }
+        self.replace(out);
         Ok(())
     }
 
@@ -383,6 +435,23 @@ impl Utf8Decoder {
         out.push(REPLACEMENT);
         self.replacements += 1;
     }
+}
+
+/// Pieces up to this long are decoded character by character; longer ones are validated by
+/// `std::str::from_utf8` and copied at once.
+const SMALL_PIECE: usize = 16;
+
+/// The character that `bytes`, a complete and valid UTF-8 sequence of 2 to 4 bytes, encodes.
+#[inline]
+fn scalar(bytes: &[u8]) -> char {
+    let lead = bytes[0];
+    let mut code = u32::from(lead & (0x7F >> bytes.len()));
+    for &byte in &bytes[1..] {
+        code = (code << 6) | u32::from(byte & 0x3F);
+    }
+    // Every byte was checked against Unicode Table 3-7, so this is a scalar value; stay total
+    // rather than panic if that ever changed.
+    char::from_u32(code).unwrap_or(REPLACEMENT)
 }
 
 /// The length of the sequence a lead byte announces, or 1 for bytes that cannot lead one.
@@ -431,18 +500,6 @@ fn incomplete_tail_start(bytes: &[u8]) -> usize {
         };
     }
     len
-}
-
-/// Whether `bytes` (a lead byte and fewer continuations than it announces) can still become a
-/// valid character.
-fn is_char_prefix(bytes: &[u8]) -> bool {
-    let lead = bytes[0];
-    sequence_len(lead) > 1
-        && bytes
-            .iter()
-            .enumerate()
-            .skip(1)
-            .all(|(index, &byte)| is_continuation_at(lead, index, byte))
 }
 
 /// Invalid UTF-8 met by a [strict](Utf8Decoder::strict) [`Utf8Decoder`].

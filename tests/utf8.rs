@@ -6,8 +6,6 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use tokenflush::utf8::{DecodeError, Utf8Decoder};
 
-const FFFD: char = char::REPLACEMENT_CHARACTER;
-
 /// What a decoder is expected to have produced after consuming `seen`: the lossy decoding of
 /// everything but an unfinished character at the end, and that character's length.
 ///
