@@ -331,7 +331,7 @@ impl Utf8Decoder {
     ) -> Result<(), DecodeError> {
         let mut index = 0;
         if self.state != ACCEPT {
-            index = self.decode_step(bytes, out, offset)?;
+            index = self.complete_carry(bytes, out, offset)?;
         }
         while let Some(&lead) = bytes.get(index) {
             if lead < 0x80 {
@@ -347,9 +347,49 @@ impl Utf8Decoder {
         Ok(())
     }
 
+    /// Completes the carried character from the start of `bytes`; returns how many bytes that
+    /// used.
+    ///
+    /// The common case, every missing byte present and valid, takes no branch on how many are
+    /// missing (a branch a predictor cannot learn when pieces are cut at random).
+    #[inline]
+    fn complete_carry(
+        &mut self,
+        bytes: &[u8],
+        out: &mut String,
+        offset: u64,
+    ) -> Result<usize, DecodeError> {
+        let state = self.state;
+        let need = usize::from(MISSING[usize::from(state)]);
+        if let Some(missing) = bytes.get(..need) {
+            let first = missing[0];
+            // Absent bytes read as a harmless continuation with no bits.
+            let second = missing.get(1).copied().unwrap_or(0x80);
+            let third = missing.get(2).copied().unwrap_or(0x80);
+            let first_ok =
+                TRANSITIONS[usize::from(state.wrapping_add(CLASSES[usize::from(first)]))] != REJECT;
+            let rest_ok = ((second ^ 0x80) | (third ^ 0x80)) < 0x40;
+            let bits = (u32::from(first & 0x3F) << 12)
+                | (u32::from(second & 0x3F) << 6)
+                | u32::from(third & 0x3F);
+            let code = (self.code << (6 * need)) | (bits >> (6 * (3 - need)));
+            if first_ok && rest_ok {
+                if let Some(c) = char::from_u32(code) {
+                    out.push(c);
+                    self.state = ACCEPT;
+                    self.code = 0;
+                    self.pending_len = 0;
+                    return Ok(need);
+                }
+            }
+        }
+        self.decode_step(bytes, out, offset)
+    }
+
     /// Runs the state machine over `bytes` until it stands between characters again, writing
     /// the character or U+FFFD that ends there. Returns how many bytes it used: all of them when
     /// they end inside a character, which is then carried.
+    #[inline]
     fn decode_step(
         &mut self,
         bytes: &[u8],
@@ -395,7 +435,7 @@ impl Utf8Decoder {
     ) -> Result<(), DecodeError> {
         let mut used = 0;
         if self.state != ACCEPT {
-            used = self.decode_step(bytes, out, offset)?;
+            used = self.complete_carry(bytes, out, offset)?;
         }
         let rest = &bytes[used..];
         let offset = offset + used as u64;
@@ -405,7 +445,16 @@ impl Utf8Decoder {
             Ok(text) => out.push_str(text),
             Err(_) => self.decode_invalid(head, out, offset)?,
         }
-        self.decode_chars(tail, out, offset + split as u64)
+        // At most 3 bytes beginning with a lead byte: carried if they can still become a
+        // character, else replaced (the state machine decides which, byte by byte).
+        let mut tail = tail;
+        let mut tail_offset = offset + split as u64;
+        while !tail.is_empty() {
+            let used = self.decode_step(tail, out, tail_offset)?;
+            tail = &tail[used..];
+            tail_offset += used as u64;
+        }
+        Ok(())
     }
 
     /// The slow path for bytes known to hold an invalid sequence and no unfinished tail.
@@ -446,7 +495,7 @@ impl Utf8Decoder {
 
 /// Pieces up to this long are decoded character by character; longer ones are validated by
 /// `std::str::from_utf8` and copied at once.
-const SMALL_PIECE: usize = 16;
+const SMALL_PIECE: usize = 32;
 
 // The state machine. A byte's class says what it can be (ASCII, a continuation in one of three
 // ranges, a lead of some kind, never valid); a state, premultiplied by `CLASS_COUNT`, says which
@@ -474,6 +523,20 @@ const AFTER_F0: u8 = 6 * CLASS_COUNT;
 const AFTER_F4: u8 = 7 * CLASS_COUNT;
 /// The byte read cannot continue (or begin) a character.
 const REJECT: u8 = 8 * CLASS_COUNT;
+
+/// How many bytes the character begun in each state still misses (0 in `ACCEPT`); indexed by
+/// state, 256 entries so that a `u8` index needs no bounds check.
+static MISSING: [u8; 256] = {
+    let mut missing = [0; 256];
+    missing[NEED_1 as usize] = 1;
+    missing[NEED_2 as usize] = 2;
+    missing[NEED_3 as usize] = 3;
+    missing[AFTER_E0 as usize] = 2;
+    missing[AFTER_ED as usize] = 2;
+    missing[AFTER_F0 as usize] = 3;
+    missing[AFTER_F4 as usize] = 3;
+    missing
+};
 
 /// Each byte's class: 0 ASCII; 1, 2, 3 continuations 80..=8F, 90..=9F, A0..=BF; 4 never valid;
 /// 5 lead of 2; 6 E0; 7 other leads of 3; 8 ED; 9 F0; 10 F1..=F3; 11 F4.

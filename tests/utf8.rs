@@ -488,6 +488,15 @@ fn cuts() -> impl Strategy<Value = Vec<Index>> {
     prop::collection::vec(any::<Index>(), 0..10)
 }
 
+/// Longer inputs cut into few pieces, so that pieces of a hundred bytes and more (validated in
+/// bulk rather than character by character) meet carries, invalid bytes and cut-off tails.
+fn long_input_and_cuts() -> impl Strategy<Value = (Vec<u8>, Vec<Index>)> {
+    (
+        prop::collection::vec(fragment(), 0..96).prop_map(|fragments| fragments.concat()),
+        prop::collection::vec(any::<Index>(), 0..4),
+    )
+}
+
 proptest! {
     #[test]
     fn lossy_matches_from_utf8_lossy_under_any_cut(bytes in input(), cuts in cuts()) {
@@ -508,6 +517,16 @@ proptest! {
         let out = lossy_checked(&mut decoder, &pieces);
         prop_assert_eq!(&out, &String::from_utf8_lossy(&bytes));
         prop_assert_eq!(decoder.replacements(), replacements_in(&bytes));
+    }
+
+    #[test]
+    fn long_pieces_match_from_utf8_lossy_and_from_utf8((bytes, cuts) in long_input_and_cuts()) {
+        let pieces = cut(&bytes, &cuts);
+        let mut decoder = Utf8Decoder::lossy();
+        let out = lossy_checked(&mut decoder, &pieces);
+        prop_assert_eq!(&out, &String::from_utf8_lossy(&bytes));
+        prop_assert_eq!(decoder.replacements(), replacements_in(&bytes));
+        strict_checked(&mut Utf8Decoder::strict(), &pieces);
     }
 
     #[test]
