@@ -5,7 +5,14 @@
 //! cost per call dominates) and into 4 KiB pieces (network reads, where validation dominates).
 //! Every peer decodes the same pieces into a reused `String` that is cleared the same way, so
 //! the ratios within a group are fair. Whole-buffer `std::str::from_utf8` and `simdutf8` are the
-//! limit: they only validate, in one call, with no pieces.
+//! limit: they only validate, in one call, with no pieces. A third group cuts 9 to 128 bytes,
+//! the sizes between, where `Utf8Decoder` switches from decoding character by character to
+//! validating in bulk.
+//!
+//! Two reference points bound what a decoder can do here: `plain_copy` appends the bytes without
+//! validating them, and `push_decoded_chars` appends characters decoded beforehand, outside the
+//! timed loop, with `String::push`: the cost of writing character by character, the only way
+//! safe code can append bytes to a `String` without `std::str::from_utf8`, with no decoding.
 //!
 //! Run with `cargo bench --bench utf8`; criterion reports throughput in bytes of input.
 
@@ -75,6 +82,20 @@ fn small_pieces(bytes: &[u8]) -> Vec<&[u8]> {
     let mut rest = bytes;
     while !rest.is_empty() {
         let len = (rng.between(1, 8) as usize).min(rest.len());
+        let (piece, after) = rest.split_at(len);
+        pieces.push(piece);
+        rest = after;
+    }
+    pieces
+}
+
+/// `bytes` cut into consecutive pieces of 9 to 128 bytes (fixed seed).
+fn medium_pieces(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut rng = XorShift(0xFEDC_BA98_7654_3210);
+    let mut pieces = Vec::with_capacity(bytes.len() / 64);
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let len = (rng.between(9, 128) as usize).min(rest.len());
         let (piece, after) = rest.split_at(len);
         pieces.push(piece);
         rest = after;
@@ -202,6 +223,29 @@ fn plain_copy(pieces: &[&[u8]], out: &mut Vec<u8>) {
     }
 }
 
+/// The characters each piece completes, decoded beforehand: what a decoder appends per piece.
+fn decoded_chars(pieces: &[&[u8]]) -> Vec<Vec<char>> {
+    let mut decoder = Utf8Decoder::strict();
+    pieces
+        .iter()
+        .map(|piece| {
+            let mut text = String::new();
+            decoder.decode(piece, &mut text).expect("the text is valid");
+            text.chars().collect()
+        })
+        .collect()
+}
+
+/// Appends pre-decoded characters with `String::push`, piece by piece: no decoding at all.
+fn push_decoded_chars(per_piece: &[Vec<char>], out: &mut String) {
+    for chars in per_piece {
+        bound(out);
+        for &c in chars {
+            out.push(c);
+        }
+    }
+}
+
 type Peer = fn(&[&[u8]], &mut String, bool);
 
 const PEERS: [(&str, Peer); 5] = [
@@ -219,8 +263,12 @@ fn group(c: &mut Criterion, name: &str, text: &str, pieces: &[&[u8]]) {
         run(pieces, &mut out, false);
         assert!(out == text, "{peer} decoded {name} wrongly");
     }
-    let mut copied = Vec::new();
-    plain_copy(pieces, &mut copied);
+    let per_piece = decoded_chars(pieces);
+    let mut pushed = String::new();
+    for chars in &per_piece {
+        pushed.extend(chars);
+    }
+    assert!(pushed == text);
 
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Bytes(text.len() as u64));
@@ -242,6 +290,13 @@ fn group(c: &mut Criterion, name: &str, text: &str, pieces: &[&[u8]]) {
             black_box(out.len())
         });
     });
+    group.bench_function("push_decoded_chars", |b| {
+        let mut out = String::with_capacity(CLEAR_AT + 8192);
+        b.iter(|| {
+            push_decoded_chars(black_box(&per_piece), &mut out);
+            black_box(out.len())
+        });
+    });
     group.bench_function("whole_std_from_utf8", |b| {
         b.iter(|| std::str::from_utf8(black_box(text.as_bytes())).is_ok());
     });
@@ -258,6 +313,12 @@ fn decode_pieces(c: &mut Criterion) {
         "utf8_pieces_1_to_8",
         &text,
         &small_pieces(text.as_bytes()),
+    );
+    group(
+        c,
+        "utf8_pieces_9_to_128",
+        &text,
+        &medium_pieces(text.as_bytes()),
     );
     group(c, "utf8_pieces_4k", &text, &large_pieces(text.as_bytes()));
 }
