@@ -51,6 +51,10 @@ const REPLACEMENT: char = char::REPLACEMENT_CHARACTER;
 ///   [`offset`](DecodeError::offset) is the absolute position in the whole input, the same as
 ///   [`std::str::from_utf8`]'s [`valid_up_to`](std::str::Utf8Error::valid_up_to).
 ///
+/// Pieces of up to 32 bytes (tokens) are decoded character by character, which costs less than
+/// calling a validator per piece; longer pieces (network reads) are validated at once by
+/// [`std::str::from_utf8`] and copied.
+///
 /// # Examples
 ///
 /// ```
