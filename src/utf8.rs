@@ -51,6 +51,10 @@ const REPLACEMENT: char = char::REPLACEMENT_CHARACTER;
 ///   [`offset`](DecodeError::offset) is the absolute position in the whole input, the same as
 ///   [`std::str::from_utf8`]'s [`valid_up_to`](std::str::Utf8Error::valid_up_to).
 ///
+/// Pieces of up to 32 bytes (tokens) are decoded character by character, which costs less than
+/// calling a validator per piece; longer pieces (network reads) are validated at once by
+/// [`std::str::from_utf8`] and copied.
+///
 /// # Examples
 ///
 /// ```
@@ -69,16 +73,31 @@ const REPLACEMENT: char = char::REPLACEMENT_CHARACTER;
 /// assert_eq!(out, "😀a\u{FFFD}b");
 /// assert_eq!(decoder.replacements(), 1);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Utf8Decoder {
-    /// The bytes of a character that has not arrived whole; `pending[..pending_len]` is valid.
-    pending: [u8; 4],
+    /// Where the state machine stands: [`ACCEPT`] between characters, else which bytes may
+    /// continue the unfinished character.
+    state: u8,
+    /// How many bytes of an unfinished character have arrived (0 to 3).
     pending_len: u8,
+    /// The bits of the unfinished character's code point so far; 0 in [`ACCEPT`].
+    code: u32,
     strict: bool,
     /// Bytes given to `decode` since the input began: the absolute offset of the next byte.
     consumed: u64,
     /// U+FFFD characters written so far (lossy mode), over the decoder's whole life.
     replacements: u64,
+}
+
+impl fmt::Debug for Utf8Decoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Utf8Decoder")
+            .field("strict", &self.strict)
+            .field("pending_len", &self.pending_len)
+            .field("offset", &self.consumed)
+            .field("replacements", &self.replacements)
+            .finish()
+    }
 }
 
 impl Default for Utf8Decoder {
@@ -105,8 +124,9 @@ impl Utf8Decoder {
     #[must_use]
     pub const fn lossy() -> Self {
         Self {
-            pending: [0; 4],
+            state: ACCEPT,
             pending_len: 0,
+            code: 0,
             strict: false,
             consumed: 0,
             replacements: 0,
@@ -175,32 +195,15 @@ impl Utf8Decoder {
     /// decoder.decode(&euro[2..], &mut out).unwrap();
     /// assert_eq!((out.as_str(), decoder.pending_len()), ("€", 0));
     /// ```
+    #[inline]
     pub fn decode(&mut self, input: &[u8], out: &mut String) -> Result<(), DecodeError> {
-        let start = self.consumed;
+        let offset = self.consumed;
         self.consumed += input.len() as u64;
-        let mut rest = input;
-        if self.pending_len > 0 {
-            match self.extend_pending(rest, out, start)? {
-                Some(after) => rest = after,
-                None => return Ok(()),
-            }
+        if input.len() <= SMALL_PIECE {
+            self.decode_chars(input, out, offset)
+        } else {
+            self.decode_bulk(input, out, offset)
         }
-        let offset = start + (input.len() - rest.len()) as u64;
-        let split = incomplete_tail_start(rest);
-        let (head, tail) = rest.split_at(split);
-        match std::str::from_utf8(head) {
-            Ok(text) => out.push_str(text),
-            Err(_) => self.decode_invalid(head, out, offset)?,
-        }
-        if !tail.is_empty() {
-            if is_char_prefix(tail) {
-                self.pending[..tail.len()].copy_from_slice(tail);
-                self.pending_len = tail.len() as u8;
-            } else {
-                self.decode_invalid(tail, out, offset + split as u64)?;
-            }
-        }
-        Ok(())
     }
 
     /// Ends the input: a dangling unfinished character becomes one U+FFFD (lossy) or an error
@@ -233,9 +236,8 @@ impl Utf8Decoder {
     /// ```
     pub fn finish(&mut self, out: &mut String) -> Result<(), DecodeError> {
         let pending_start = self.consumed - u64::from(self.pending_len);
-        let had_pending = self.pending_len > 0;
-        self.pending_len = 0;
-        self.consumed = 0;
+        let had_pending = self.has_pending();
+        self.reset();
         if had_pending {
             if self.strict {
                 return Err(DecodeError::incomplete(pending_start));
@@ -312,52 +314,155 @@ impl Utf8Decoder {
     /// assert_eq!(out, "");
     /// ```
     pub fn reset(&mut self) {
+        self.state = ACCEPT;
+        self.code = 0;
         self.pending_len = 0;
         self.consumed = 0;
     }
 
-    /// Feeds bytes from `input` into the carried character. Returns the input left over once
-    /// the character is complete or known to be invalid, or `None` when `input` ran out first.
-    fn extend_pending<'a>(
+    /// Decodes a short piece character by character, carrying an unfinished one at its end.
+    ///
+    /// For a few bytes this beats validating with `std::str::from_utf8` and copying: the cost of
+    /// those calls, not of the bytes, dominates there. Whole valid characters take the fast
+    /// path; a carried character, one cut off at the end and invalid bytes go through the state
+    /// machine.
+    #[inline]
+    fn decode_chars(
         &mut self,
-        input: &'a [u8],
+        bytes: &[u8],
         out: &mut String,
-        start: u64,
-    ) -> Result<Option<&'a [u8]>, DecodeError> {
-        let lead = self.pending[0];
-        let needed = sequence_len(lead);
-        let mut rest = input;
-        while usize::from(self.pending_len) < needed {
-            let Some((&byte, after)) = rest.split_first() else {
-                return Ok(None);
-            };
-            if !is_continuation_at(lead, usize::from(self.pending_len), byte) {
-                // The carried bytes are a maximal subpart of an invalid sequence; `byte` is not
-                // part of it and starts afresh.
-                let taken = (input.len() - rest.len()) as u64;
-                let pending_start = start + taken - u64::from(self.pending_len);
-                self.pending_len = 0;
-                if self.strict {
-                    return Err(DecodeError::invalid(pending_start));
-                }
-                self.replace(out);
-                return Ok(Some(rest));
+        offset: u64,
+    ) -> Result<(), DecodeError> {
+        let mut index = 0;
+        if self.state != ACCEPT {
+            index = self.complete_carry(bytes, out, offset)?;
+        }
+        while let Some(&lead) = bytes.get(index) {
+            if lead < 0x80 {
+                out.push(char::from(lead));
+                index += 1;
+            } else if let Some((c, width)) = whole_char(&bytes[index..]) {
+                out.push(c);
+                index += width;
+            } else {
+                index += self.decode_step(&bytes[index..], out, offset + index as u64)?;
             }
-            self.pending[usize::from(self.pending_len)] = byte;
-            self.pending_len += 1;
-            rest = after;
         }
-        let complete = &self.pending[..needed];
-        self.pending_len = 0;
-        match std::str::from_utf8(complete) {
-            Ok(text) => out.push_str(text),
-            // Unreachable: every byte was checked on the way in. Stay total rather than panic.
-            Err(_) => self.replace(out),
-        }
-        Ok(Some(rest))
+        Ok(())
     }
 
-    /// The slow path for bytes known to hold an invalid sequence and no incomplete tail.
+    /// Completes the carried character from the start of `bytes`; returns how many bytes that
+    /// used.
+    ///
+    /// The common case, every missing byte present and valid, takes no branch on how many are
+    /// missing (a branch a predictor cannot learn when pieces are cut at random).
+    #[inline]
+    fn complete_carry(
+        &mut self,
+        bytes: &[u8],
+        out: &mut String,
+        offset: u64,
+    ) -> Result<usize, DecodeError> {
+        let state = self.state;
+        let need = usize::from(MISSING[usize::from(state)]);
+        if let Some(missing) = bytes.get(..need) {
+            let first = missing[0];
+            // Absent bytes read as a harmless continuation with no bits.
+            let second = missing.get(1).copied().unwrap_or(0x80);
+            let third = missing.get(2).copied().unwrap_or(0x80);
+            let first_ok =
+                TRANSITIONS[usize::from(state.wrapping_add(CLASSES[usize::from(first)]))] != REJECT;
+            let rest_ok = ((second ^ 0x80) | (third ^ 0x80)) < 0x40;
+            let bits = (u32::from(first & 0x3F) << 12)
+                | (u32::from(second & 0x3F) << 6)
+                | u32::from(third & 0x3F);
+            let code = (self.code << (6 * need)) | (bits >> (6 * (3 - need)));
+            if first_ok && rest_ok {
+                if let Some(c) = char::from_u32(code) {
+                    out.push(c);
+                    self.state = ACCEPT;
+                    self.code = 0;
+                    self.pending_len = 0;
+                    return Ok(need);
+                }
+            }
+        }
+        self.decode_step(bytes, out, offset)
+    }
+
+    /// Runs the state machine over `bytes` until it stands between characters again, writing
+    /// the character or U+FFFD that ends there. Returns how many bytes it used: all of them when
+    /// they end inside a character, which is then carried.
+    #[inline]
+    fn decode_step(
+        &mut self,
+        bytes: &[u8],
+        out: &mut String,
+        offset: u64,
+    ) -> Result<usize, DecodeError> {
+        for (index, &byte) in bytes.iter().enumerate() {
+            let state = self.state;
+            let next = TRANSITIONS[usize::from(state.wrapping_add(CLASSES[usize::from(byte)]))];
+            if next == REJECT {
+                // A maximal subpart of an invalid sequence ends here: the carried bytes if there
+                // are any (then `byte` is not part of it and is read again, afresh), else `byte`.
+                let start = offset + index as u64 - u64::from(self.pending_len);
+                self.state = ACCEPT;
+                self.code = 0;
+                self.pending_len = 0;
+                self.invalid(out, start)?;
+                return Ok(if state == ACCEPT { index + 1 } else { index });
+            }
+            self.code = (self.code << 6) | u32::from(byte & CODE_MASKS[usize::from(byte)]);
+            if next == ACCEPT {
+                // Every byte was checked against Unicode Table 3-7 on the way in, so `code` is a
+                // scalar value; stay total rather than panic if that ever changed.
+                out.push(char::from_u32(self.code).unwrap_or(REPLACEMENT));
+                self.state = ACCEPT;
+                self.code = 0;
+                self.pending_len = 0;
+                return Ok(index + 1);
+            }
+            self.state = next;
+            self.pending_len += 1;
+        }
+        Ok(bytes.len())
+    }
+
+    /// Decodes a longer piece: the carried character first, then one `std::str::from_utf8`
+    /// over everything but a possibly unfinished character at the end, and one copy.
+    fn decode_bulk(
+        &mut self,
+        bytes: &[u8],
+        out: &mut String,
+        offset: u64,
+    ) -> Result<(), DecodeError> {
+        let mut used = 0;
+        if self.state != ACCEPT {
+            used = self.complete_carry(bytes, out, offset)?;
+        }
+        let rest = &bytes[used..];
+        let offset = offset + used as u64;
+        let split = incomplete_tail_start(rest);
+        let (head, tail) = rest.split_at(split);
+        match std::str::from_utf8(head) {
+            Ok(text) => out.push_str(text),
+            Err(_) => self.decode_invalid(head, out, offset)?,
+        }
+        // At most 3 bytes beginning with a lead byte: carried if they can still become a
+        // character, else replaced (the state machine decides which, byte by byte).
+        let mut tail = tail;
+        let mut tail_offset = offset + split as u64;
+        while !tail.is_empty() {
+            let used = self.decode_step(tail, out, tail_offset)?;
+            tail = &tail[used..];
+            tail_offset += used as u64;
+        }
+        Ok(())
+    }
+
+    /// The slow path for bytes known to hold an invalid sequence and no unfinished tail.
+    #[cold]
     fn decode_invalid(
         &mut self,
         bytes: &[u8],
@@ -369,19 +474,176 @@ impl Utf8Decoder {
             out.push_str(chunk.valid());
             position += chunk.valid().len() as u64;
             if !chunk.invalid().is_empty() {
-                if self.strict {
-                    return Err(DecodeError::invalid(position));
-                }
-                self.replace(out);
+                self.invalid(out, position)?;
                 position += chunk.invalid().len() as u64;
             }
         }
         Ok(())
     }
 
+    /// Handles an invalid sequence at `offset`: an error (strict) or one U+FFFD (lossy).
+    #[cold]
+    fn invalid(&mut self, out: &mut String, offset: u64) -> Result<(), DecodeError> {
+        if self.strict {
+            return Err(DecodeError::invalid(offset));
+        }
+        self.replace(out);
+        Ok(())
+    }
+
     fn replace(&mut self, out: &mut String) {
         out.push(REPLACEMENT);
         self.replacements += 1;
+    }
+}
+
+/// Pieces up to this long are decoded character by character; longer ones are validated by
+/// `std::str::from_utf8` and copied at once.
+const SMALL_PIECE: usize = 32;
+
+// The state machine. A byte's class says what it can be (ASCII, a continuation in one of three
+// ranges, a lead of some kind, never valid); a state, premultiplied by `CLASS_COUNT`, says which
+// bytes may come next. The ranges are those of Unicode Table 3-7 ("well-formed UTF-8 byte
+// sequences"): the second byte after E0, ED, F0 and F4 is narrowed to rule out overlong forms,
+// UTF-16 surrogates and code points above U+10FFFF. Reaching `REJECT` ends a maximal subpart,
+// which is exactly where `String::from_utf8_lossy` (and the WHATWG decoder) put one U+FFFD.
+
+const CLASS_COUNT: u8 = 12;
+/// Between characters.
+const ACCEPT: u8 = 0;
+/// One continuation byte (80..=BF) still to come.
+const NEED_1: u8 = CLASS_COUNT;
+/// Two continuation bytes still to come.
+const NEED_2: u8 = 2 * CLASS_COUNT;
+/// Three continuation bytes still to come.
+const NEED_3: u8 = 3 * CLASS_COUNT;
+/// After E0: A0..=BF, then one more.
+const AFTER_E0: u8 = 4 * CLASS_COUNT;
+/// After ED: 80..=9F, then one more.
+const AFTER_ED: u8 = 5 * CLASS_COUNT;
+/// After F0: 90..=BF, then two more.
+const AFTER_F0: u8 = 6 * CLASS_COUNT;
+/// After F4: 80..=8F, then two more.
+const AFTER_F4: u8 = 7 * CLASS_COUNT;
+/// The byte read cannot continue (or begin) a character.
+const REJECT: u8 = 8 * CLASS_COUNT;
+
+/// How many bytes the character begun in each state still misses (0 in `ACCEPT`); indexed by
+/// state, 256 entries so that a `u8` index needs no bounds check.
+static MISSING: [u8; 256] = {
+    let mut missing = [0; 256];
+    missing[NEED_1 as usize] = 1;
+    missing[NEED_2 as usize] = 2;
+    missing[NEED_3 as usize] = 3;
+    missing[AFTER_E0 as usize] = 2;
+    missing[AFTER_ED as usize] = 2;
+    missing[AFTER_F0 as usize] = 3;
+    missing[AFTER_F4 as usize] = 3;
+    missing
+};
+
+/// Each byte's class: 0 ASCII; 1, 2, 3 continuations 80..=8F, 90..=9F, A0..=BF; 4 never valid;
+/// 5 lead of 2; 6 E0; 7 other leads of 3; 8 ED; 9 F0; 10 F1..=F3; 11 F4.
+static CLASSES: [u8; 256] = {
+    let mut classes = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        classes[byte] = match byte as u8 {
+            0x00..=0x7F => 0,
+            0x80..=0x8F => 1,
+            0x90..=0x9F => 2,
+            0xA0..=0xBF => 3,
+            0xC0 | 0xC1 | 0xF5..=0xFF => 4,
+            0xC2..=0xDF => 5,
+            0xE0 => 6,
+            0xE1..=0xEC | 0xEE | 0xEF => 7,
+            0xED => 8,
+            0xF0 => 9,
+            0xF1..=0xF3 => 10,
+            0xF4 => 11,
+        };
+        byte += 1;
+    }
+    classes
+};
+
+/// The next state, at `state + class`; 256 entries so that a `u8` index needs no bounds check.
+static TRANSITIONS: [u8; 256] = {
+    const fn allow(table: &mut [u8; 256], state: u8, classes: &[u8], next: u8) {
+        let mut i = 0;
+        while i < classes.len() {
+            table[(state + classes[i]) as usize] = next;
+            i += 1;
+        }
+    }
+    let mut table = [REJECT; 256];
+    allow(&mut table, ACCEPT, &[0], ACCEPT);
+    allow(&mut table, ACCEPT, &[5], NEED_1);
+    allow(&mut table, ACCEPT, &[6], AFTER_E0);
+    allow(&mut table, ACCEPT, &[7], NEED_2);
+    allow(&mut table, ACCEPT, &[8], AFTER_ED);
+    allow(&mut table, ACCEPT, &[9], AFTER_F0);
+    allow(&mut table, ACCEPT, &[10], NEED_3);
+    allow(&mut table, ACCEPT, &[11], AFTER_F4);
+    allow(&mut table, NEED_1, &[1, 2, 3], ACCEPT);
+    allow(&mut table, NEED_2, &[1, 2, 3], NEED_1);
+    allow(&mut table, NEED_3, &[1, 2, 3], NEED_2);
+    allow(&mut table, AFTER_E0, &[3], NEED_1);
+    allow(&mut table, AFTER_ED, &[1, 2], NEED_1);
+    allow(&mut table, AFTER_F0, &[2, 3], NEED_2);
+    allow(&mut table, AFTER_F4, &[1], NEED_2);
+    table
+};
+
+/// The code point bits a byte carries: all 7 of ASCII, the low 6 of a continuation, the low 5,
+/// 4 or 3 of a lead.
+static CODE_MASKS: [u8; 256] = {
+    let mut masks = [0; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        masks[byte] = match byte as u8 {
+            0x00..=0x7F => 0x7F,
+            0x80..=0xBF => 0x3F,
+            0xC0..=0xDF => 0x1F,
+            0xE0..=0xEF => 0x0F,
+            0xF0..=0xFF => 0x07,
+        };
+        byte += 1;
+    }
+    masks
+};
+
+/// The whole, valid character that `bytes` (beginning with a byte of at least 0x80) begins
+/// with, and its length; `None` if it is invalid or cut off.
+#[inline(always)]
+fn whole_char(bytes: &[u8]) -> Option<(char, usize)> {
+    // A continuation byte is 10xxxxxx: `byte ^ 0x80 < 0x40`. OR-ing them tests all at once. The
+    // lower bounds rule out overlong forms; `char::from_u32` rules out surrogates and code
+    // points above U+10FFFF: together exactly the sequences of Unicode Table 3-7.
+    let (code, width, ok) = match *bytes {
+        [lead @ 0xC2..=0xDF, b1, ..] => {
+            let code = (u32::from(lead & 0x1F) << 6) | u32::from(b1 & 0x3F);
+            (code, 2, b1 ^ 0x80 < 0x40)
+        }
+        [lead @ 0xE0..=0xEF, b1, b2, ..] => {
+            let code =
+                (u32::from(lead & 0x0F) << 12) | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+            (code, 3, ((b1 ^ 0x80) | (b2 ^ 0x80)) < 0x40 && code >= 0x800)
+        }
+        [lead @ 0xF0..=0xF4, b1, b2, b3, ..] => {
+            let code = (u32::from(lead & 0x07) << 18)
+                | (u32::from(b1 & 0x3F) << 12)
+                | (u32::from(b2 & 0x3F) << 6)
+                | u32::from(b3 & 0x3F);
+            let ok = ((b1 ^ 0x80) | (b2 ^ 0x80) | (b3 ^ 0x80)) < 0x40 && code >= 0x1_0000;
+            (code, 4, ok)
+        }
+        _ => return None,
+    };
+    if ok {
+        Some((char::from_u32(code)?, width))
+    } else {
+        None
     }
 }
 
@@ -392,24 +654,6 @@ const fn sequence_len(lead: u8) -> usize {
         0xE0..=0xEF => 3,
         0xF0..=0xF4 => 4,
         _ => 1,
-    }
-}
-
-/// Whether `byte` may stand at `index` (1 to 3) of a sequence led by `lead`.
-///
-/// The second byte's range depends on the lead: it is what rules out overlong forms, UTF-16
-/// surrogates and code points above U+10FFFF (Unicode Table 3-7).
-const fn is_continuation_at(lead: u8, index: usize, byte: u8) -> bool {
-    if index == 1 {
-        match lead {
-            0xE0 => matches!(byte, 0xA0..=0xBF),
-            0xED => matches!(byte, 0x80..=0x9F),
-            0xF0 => matches!(byte, 0x90..=0xBF),
-            0xF4 => matches!(byte, 0x80..=0x8F),
-            _ => matches!(byte, 0x80..=0xBF),
-        }
-    } else {
-        matches!(byte, 0x80..=0xBF)
     }
 }
 
@@ -431,18 +675,6 @@ fn incomplete_tail_start(bytes: &[u8]) -> usize {
         };
     }
     len
-}
-
-/// Whether `bytes` (a lead byte and fewer continuations than it announces) can still become a
-/// valid character.
-fn is_char_prefix(bytes: &[u8]) -> bool {
-    let lead = bytes[0];
-    sequence_len(lead) > 1
-        && bytes
-            .iter()
-            .enumerate()
-            .skip(1)
-            .all(|(index, &byte)| is_continuation_at(lead, index, byte))
 }
 
 /// Invalid UTF-8 met by a [strict](Utf8Decoder::strict) [`Utf8Decoder`].
