@@ -59,6 +59,26 @@ impl<'a> BufferState<'a> {
         }
     }
 
+    /// A state with every field given, for the adapter.
+    #[inline(always)]
+    pub(crate) const fn from_parts(
+        text: &'a str,
+        token_count: usize,
+        oldest: Option<Instant>,
+        now: Option<Instant>,
+        chunks_emitted: u64,
+        upstream_idle: bool,
+    ) -> Self {
+        Self {
+            text,
+            token_count,
+            oldest,
+            now,
+            chunks_emitted,
+            upstream_idle,
+        }
+    }
+
     /// Sets the instant at which the oldest buffered text became complete.
     ///
     /// # Examples

@@ -32,18 +32,6 @@ pub(super) enum Flushed<E> {
     ChunkThenError(Chunk, E),
 }
 
-/// When the oldest buffered text became complete.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Oldest {
-    /// No complete text is buffered.
-    Empty,
-    /// During the current poll; the clock has not been read for it yet. Within one poll all
-    /// tokens count as pulled at the same instant, so a flood of ready tokens that is flushed
-    /// before the poll ends costs no clock read at all.
-    ThisPoll,
-    At(Instant),
-}
-
 /// The clock as seen by one poll: read at most once, and only if something needs it.
 ///
 /// Within one poll all tokens count as pulled at the same instant: on a paused clock that is
@@ -83,7 +71,12 @@ pub(super) struct Flusher<P, O: FlushObserver> {
     decoder: Utf8Decoder,
     /// Tokens pulled since the last flush, including those holding only part of a character.
     tokens: usize,
-    oldest: Oldest,
+    /// When the oldest buffered text became complete, once the clock was read for it.
+    oldest: Option<Instant>,
+    /// Complete text arrived during the current poll and the clock was not read for it yet.
+    /// Within one poll all tokens count as pulled at the same instant, so a flood of ready
+    /// tokens that is flushed before the poll ends costs no clock read at all.
+    unstamped: bool,
     /// When the policy asked to flush at the latest.
     deadline: Option<Instant>,
     /// The adapter's one timer: created the first time a poll must wait for a deadline (so the
@@ -101,7 +94,8 @@ impl<P> Flusher<P, ()> {
             text: String::new(),
             decoder: Utf8Decoder::lossy(),
             tokens: 0,
-            oldest: Oldest::Empty,
+            oldest: None,
+            unstamped: false,
             deadline: None,
             timer: None,
             chunks_emitted: 0,
@@ -120,6 +114,7 @@ impl<P, O: FlushObserver> Flusher<P, O> {
             decoder,
             tokens,
             oldest,
+            unstamped,
             deadline,
             timer,
             chunks_emitted,
@@ -133,6 +128,7 @@ impl<P, O: FlushObserver> Flusher<P, O> {
             decoder,
             tokens,
             oldest,
+            unstamped,
             deadline,
             timer,
             chunks_emitted,
@@ -188,7 +184,8 @@ impl<P, O: FlushObserver> Flusher<P, O> {
 
     fn reset_buffer(&mut self) {
         self.tokens = 0;
-        self.oldest = Oldest::Empty;
+        self.oldest = None;
+        self.unstamped = false;
         self.deadline = None;
     }
 }
@@ -308,10 +305,8 @@ impl<P: FlushPolicy, O: FlushObserver> Flusher<P, O> {
         }
         if was_empty {
             // The clock is read only if the text is still buffered when the poll ends.
-            self.oldest = match clock.read() {
-                Some(now) => Oldest::At(now),
-                None => Oldest::ThisPoll,
-            };
+            self.oldest = clock.read();
+            self.unstamped = self.oldest.is_none();
         }
         self.decide(clock, false)
     }
@@ -320,15 +315,14 @@ impl<P: FlushPolicy, O: FlushObserver> Flusher<P, O> {
     /// records the policy's deadline.
     #[inline(always)]
     fn decide(&mut self, clock: &PollClock, upstream_idle: bool) -> Option<FlushReason> {
-        let mut state = BufferState::new(&self.text, self.tokens)
-            .with_chunks_emitted(self.chunks_emitted)
-            .with_upstream_idle(upstream_idle);
-        if let Oldest::At(oldest) = self.oldest {
-            state = state.with_oldest(oldest);
-        }
-        if let Some(now) = clock.read() {
-            state = state.with_now(now);
-        }
+        let state = BufferState::from_parts(
+            &self.text,
+            self.tokens,
+            self.oldest,
+            clock.read(),
+            self.chunks_emitted,
+            upstream_idle,
+        );
         match self.policy.decide(&state) {
             Decision::Flush => Some(FlushReason::Size),
             Decision::FlushAs(reason) => Some(reason),
@@ -374,7 +368,7 @@ impl<P: FlushPolicy, O: FlushObserver> Flusher<P, O> {
         // Lossy decoding never fails; a dangling partial character becomes one U+FFFD.
         let _ = self.decoder.finish(&mut self.text);
         if was_empty && !self.text.is_empty() {
-            self.oldest = Oldest::ThisPoll;
+            self.unstamped = true;
         }
         let chunk = self.flush(FlushReason::End, clock);
         if self.watch.is_enabled() {
@@ -389,8 +383,8 @@ impl<P: FlushPolicy, O: FlushObserver> Flusher<P, O> {
             return None;
         }
         let held_for = match self.oldest {
-            Oldest::At(oldest) => clock.now().saturating_duration_since(oldest),
-            Oldest::ThisPoll | Oldest::Empty => Duration::ZERO,
+            Some(oldest) => clock.now().saturating_duration_since(oldest),
+            None => Duration::ZERO,
         };
         // One allocation of exactly the chunk's size; the buffer keeps its capacity.
         let chunk = Chunk::from_parts(self.text.as_str().into(), self.tokens, reason, held_for);
@@ -412,8 +406,9 @@ impl<P: FlushPolicy, O: FlushObserver> Flusher<P, O> {
     /// arrived during this poll, so reading the clock now is exact on a paused clock and off by
     /// the poll's duration on a real one.
     fn stamp_oldest(&mut self, clock: &mut PollClock) {
-        if self.oldest == Oldest::ThisPoll {
-            self.oldest = Oldest::At(clock.now());
+        if self.unstamped {
+            self.unstamped = false;
+            self.oldest = Some(clock.now());
         }
     }
 }
