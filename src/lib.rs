@@ -3,6 +3,7 @@
 
 mod chunk;
 pub mod policy;
+pub mod sse;
 mod stream;
 mod token;
 pub mod utf8;
