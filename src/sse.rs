@@ -90,11 +90,23 @@
 //! what the tests here check the encoder against, and what a Rust client of an LLM API can use
 //! to read one; see its documentation for the rules.
 
+mod encode_sse;
+mod encoder;
 mod event;
+mod format;
+mod keep_alive;
 mod lines;
+mod try_encode_sse;
 
+pub use encode_sse::EncodeSse;
 pub use event::{Event, EventError};
+pub use format::{Format, TextEvents};
+pub use keep_alive::{KeepAlive, KeepAliveError};
+pub use try_encode_sse::TryEncodeSse;
 
+use futures_core::{Stream, TryStream};
+
+use crate::Chunk;
 
 /// The `Content-Type` of an event stream: `text/event-stream` (always UTF-8; no charset
 /// parameter is needed).
@@ -154,3 +166,138 @@ pub const fn headers() -> [(&'static str, &'static str); 3] {
     ]
 }
 
+/// Adds SSE encoding to streams of [`Chunk`]s and SSE parsing to streams of bytes.
+pub trait SseExt: Stream {
+    /// Frames each chunk as one plain `data:` event ([`TextEvents`]).
+    ///
+    /// The frames are [`Bytes`](bytes::Bytes), ready for an HTTP body; the chunk's text is
+    /// copied once, into the frame. Add [`with_keep_alive`](EncodeSse::with_keep_alive) for
+    /// comments while the model is quiet. Dropping the adapter drops the upstream stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::StreamExt;
+    /// use tokenflush::sse::SseExt;
+    /// use tokenflush::{policy::TimeBounded, FlushExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let tokens = futures::stream::iter(["The", " answer", " is", " 42"]);
+    /// let frames: Vec<_> = tokens
+    ///     .flush_with(TimeBounded::new(2, Duration::from_millis(50)))
+    ///     .encode_sse()
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(frames, ["data: The\n\n", "data:  answer is\n\n", "data:  42\n\n"]);
+    /// # }
+    /// ```
+    fn encode_sse(self) -> EncodeSse<Self, TextEvents>
+    where
+        Self: Sized + Stream<Item = Chunk>,
+    {
+        EncodeSse::new(self, TextEvents::new())
+    }
+
+    /// Frames the chunks in `format`: [`TextEvents`] with ids, an LLM API's format, or your
+    /// own [`Format`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use tokenflush::sse::{SseExt, TextEvents};
+    /// use tokenflush::Chunk;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let chunks = futures::stream::iter([Chunk::new("a").unwrap()]);
+    /// let frames: Vec<_> = chunks.encode_sse_as(TextEvents::new().with_event_ids(0)).collect().await;
+    /// assert_eq!(frames, ["id: 0\ndata: a\n\n"]);
+    /// # });
+    /// ```
+    fn encode_sse_as<F: Format>(self, format: F) -> EncodeSse<Self, F>
+    where
+        Self: Sized + Stream<Item = Chunk>,
+    {
+        EncodeSse::new(self, format)
+    }
+
+    /// Like [`encode_sse`](Self::encode_sse), for a fallible stream: yields `Ok(frame)`s,
+    /// and ends after the first upstream error, which it yields as `Err`.
+    ///
+    /// Nothing follows an error: no closing events, no keep-alive. As an HTTP body (for
+    /// example axum's `Body::from_stream`), the `Err` aborts the response, which a client sees
+    /// as a stream cut short ([`Parser::finish`] reports [`ParseError::Truncated`]), never as a
+    /// complete answer. To tell the client why instead, turn the error into a last event; the
+    /// stream still ends after it:
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use tokenflush::sse::{Event, SseExt};
+    /// use tokenflush::{policy::Immediate, TryFlushExt};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let tokens = futures::stream::iter([Ok("Hel"), Ok("lo"), Err("model overloaded")]);
+    /// let frames: Vec<_> = tokens
+    ///     .try_flush_with(Immediate::new())
+    ///     .try_encode_sse()
+    ///     .map(|frame| {
+    ///         frame.or_else(|error| Event::default().event("error").data(error).to_bytes())
+    ///     })
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(frames[2].as_ref().unwrap(), "event: error\ndata: model overloaded\n\n");
+    /// assert_eq!(frames.len(), 3);
+    /// # });
+    /// ```
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use tokenflush::sse::SseExt;
+    /// use tokenflush::Chunk;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let chunks = futures::stream::iter([Err("boom"), Ok(Chunk::new("never sent").unwrap())]);
+    /// let frames: Vec<_> = chunks.try_encode_sse().collect().await;
+    /// assert_eq!(frames, [Err("boom")]);
+    /// # });
+    /// ```
+    fn try_encode_sse(self) -> TryEncodeSse<Self, TextEvents>
+    where
+        Self: Sized + TryStream<Ok = Chunk>,
+    {
+        TryEncodeSse::new(self, TextEvents::new())
+    }
+
+    /// Like [`encode_sse_as`](Self::encode_sse_as), for a fallible stream; see
+    /// [`try_encode_sse`](Self::try_encode_sse).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use tokenflush::sse::{SseExt, TextEvents};
+    /// use tokenflush::Chunk;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let chunks = futures::stream::iter([Ok::<_, ()>(Chunk::new("a").unwrap())]);
+    /// let frames: Vec<_> = chunks
+    ///     .try_encode_sse_as(TextEvents::new().with_event_ids(9))
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(frames, [Ok("id: 9\ndata: a\n\n".into())]);
+    /// # });
+    /// ```
+    fn try_encode_sse_as<F: Format>(self, format: F) -> TryEncodeSse<Self, F>
+    where
+        Self: Sized + TryStream<Ok = Chunk>,
+    {
+        TryEncodeSse::new(self, format)
+    }
+
+}
+
+impl<S: Stream + ?Sized> SseExt for S {}
