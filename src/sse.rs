@@ -96,12 +96,16 @@ mod event;
 mod format;
 mod keep_alive;
 mod lines;
+mod parse;
+mod parse_sse;
 mod try_encode_sse;
 
 pub use encode_sse::EncodeSse;
 pub use event::{Event, EventError};
 pub use format::{Format, TextEvents};
 pub use keep_alive::{KeepAlive, KeepAliveError};
+pub use parse::{Frame, ParseError, ParsedEvent, Parser};
+pub use parse_sse::{ParseSse, ParseSseError};
 pub use try_encode_sse::TryEncodeSse;
 
 use futures_core::{Stream, TryStream};
@@ -298,6 +302,28 @@ pub trait SseExt: Stream {
         TryEncodeSse::new(self, format)
     }
 
+    /// Parses a stream of byte pieces (an HTTP response body) into events with `parser`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use tokenflush::sse::{Parser, SseExt};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let body = futures::stream::iter(["data: Hel", "lo\n", "\n"].map(Ok::<_, std::io::Error>));
+    /// let events: Vec<_> = body.parse_sse(Parser::new()).collect().await;
+    /// assert_eq!(events.len(), 1);
+    /// assert_eq!(events[0].as_ref().unwrap().data(), "Hello");
+    /// # });
+    /// ```
+    fn parse_sse<B, E>(self, parser: Parser) -> ParseSse<Self>
+    where
+        Self: Sized + Stream<Item = Result<B, E>>,
+        B: AsRef<[u8]>,
+    {
+        ParseSse::new(self, parser)
+    }
 }
 
 impl<S: Stream + ?Sized> SseExt for S {}
