@@ -100,10 +100,19 @@ mod parse;
 mod parse_sse;
 mod try_encode_sse;
 
+#[cfg(feature = "serde_json")]
+mod anthropic;
+#[cfg(feature = "serde_json")]
+mod openai;
+
+#[cfg(feature = "serde_json")]
+pub use anthropic::AnthropicMessages;
 pub use encode_sse::EncodeSse;
 pub use event::{Event, EventError};
 pub use format::{Format, TextEvents};
 pub use keep_alive::{KeepAlive, KeepAliveError};
+#[cfg(feature = "serde_json")]
+pub use openai::OpenAiChat;
 pub use parse::{Frame, ParseError, ParsedEvent, Parser};
 pub use parse_sse::{ParseSse, ParseSseError};
 pub use try_encode_sse::TryEncodeSse;
