@@ -326,6 +326,8 @@ impl Utf8Decoder {
     ) -> Result<Option<&'a [u8]>, DecodeError> {
         let lead = self.pending[0];
         let needed = sequence_len(lead);
+        // Where the carried character began in the whole input; `pending_len` grows below.
+        let pending_start = start - u64::from(self.pending_len);
         let mut rest = input;
         while usize::from(self.pending_len) < needed {
             let Some((&byte, after)) = rest.split_first() else {
@@ -334,7 +336,6 @@ impl Utf8Decoder {
             if !is_continuation_at(lead, usize::from(self.pending_len), byte) {
                 // The carried bytes are a maximal subpart of an invalid sequence; `byte` is not
                 // part of it and starts afresh.
-                let pending_start = start - u64::from(self.pending_len);
                 self.pending_len = 0;
                 if self.strict {
                     return Err(DecodeError::invalid(pending_start));
