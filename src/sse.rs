@@ -3,7 +3,7 @@
 //!
 //! | item | what it does |
 //! |---|---|
-//! | [`SseExt::encode_sse`] | `Stream<Item = Chunk>` → `Stream<Item = Bytes>`: one frame per chunk, optional ids and [`KeepAlive`] |
+//! | [`SseExt::encode_sse`] | `Stream<Item = Chunk>` → `Stream<Item = Bytes>`: one frame per chunk, optional ids and [`KeepAlive`] (also `&Chunk`, `Arc<Chunk>`: anything that borrows as a chunk) |
 //! | [`SseExt::try_encode_sse`] | the same for `Stream<Item = Result<Chunk, E>>` (from [`try_flush_with`](crate::TryFlushExt::try_flush_with)) |
 //! | [`Event`] | one event, built like axum's; [`to_bytes`](Event::to_bytes) or [`write_to`](Event::write_to) a buffer |
 //! | [`headers`] | the response headers an event stream needs to get through proxies unbuffered |
@@ -117,6 +117,8 @@ pub use parse::{Frame, ParseError, ParsedEvent, Parser};
 pub use parse_sse::{ParseSse, ParseSseError};
 pub use try_encode_sse::TryEncodeSse;
 
+use std::borrow::Borrow;
+
 use futures_core::{Stream, TryStream};
 
 use crate::Chunk;
@@ -208,7 +210,8 @@ pub trait SseExt: Stream {
     /// ```
     fn encode_sse(self) -> EncodeSse<Self, TextEvents>
     where
-        Self: Sized + Stream<Item = Chunk>,
+        Self: Sized,
+        Self::Item: Borrow<Chunk>,
     {
         EncodeSse::new(self, TextEvents::new())
     }
@@ -231,7 +234,8 @@ pub trait SseExt: Stream {
     /// ```
     fn encode_sse_as<F: Format>(self, format: F) -> EncodeSse<Self, F>
     where
-        Self: Sized + Stream<Item = Chunk>,
+        Self: Sized,
+        Self::Item: Borrow<Chunk>,
     {
         EncodeSse::new(self, format)
     }
@@ -280,7 +284,8 @@ pub trait SseExt: Stream {
     /// ```
     fn try_encode_sse(self) -> TryEncodeSse<Self, TextEvents>
     where
-        Self: Sized + TryStream<Ok = Chunk>,
+        Self: Sized + TryStream,
+        Self::Ok: Borrow<Chunk>,
     {
         TryEncodeSse::new(self, TextEvents::new())
     }
@@ -306,7 +311,8 @@ pub trait SseExt: Stream {
     /// ```
     fn try_encode_sse_as<F: Format>(self, format: F) -> TryEncodeSse<Self, F>
     where
-        Self: Sized + TryStream<Ok = Chunk>,
+        Self: Sized + TryStream,
+        Self::Ok: Borrow<Chunk>,
     {
         TryEncodeSse::new(self, format)
     }

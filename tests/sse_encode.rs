@@ -48,7 +48,11 @@ async fn event_ids_count_up_from_the_first() {
     let frames = frames(&["a", "b", "c"], TextEvents::new().with_event_ids(41)).await;
     assert_eq!(
         frames,
-        ["id: 41\ndata: a\n\n", "id: 42\ndata: b\n\n", "id: 43\ndata: c\n\n"]
+        [
+            "id: 41\ndata: a\n\n",
+            "id: 42\ndata: b\n\n",
+            "id: 43\ndata: c\n\n"
+        ]
     );
     let frames = frames_wrapping().await;
     assert_eq!(
@@ -71,7 +75,9 @@ async fn many_frames_of_every_size_are_independent() {
     let texts: Vec<String> = (0..3000)
         .map(|i| {
             let len = (i * 37) % 700 + if i % 500 == 0 { 9000 } else { 1 };
-            (0..len).map(|j| char::from(b'a' + ((i + j) % 26) as u8)).collect()
+            (0..len)
+                .map(|j| char::from(b'a' + ((i + j) % 26) as u8))
+                .collect()
         })
         .collect();
     let mut kept = Vec::new();
@@ -115,7 +121,11 @@ struct Bracketed {
 
 impl Format for Bracketed {
     fn open(&mut self, out: &mut BytesMut) {
-        Event::default().event("open").data("").write_to(out).unwrap();
+        Event::default()
+            .event("open")
+            .data("")
+            .write_to(out)
+            .unwrap();
     }
 
     fn chunk(&mut self, chunk: &Chunk, out: &mut BytesMut) {
@@ -124,7 +134,11 @@ impl Format for Bracketed {
     }
 
     fn close(&mut self, out: &mut BytesMut) {
-        Event::default().event("close").data(self.chunks.to_string()).write_to(out).unwrap();
+        Event::default()
+            .event("close")
+            .data(self.chunks.to_string())
+            .write_to(out)
+            .unwrap();
     }
 }
 
@@ -144,7 +158,10 @@ async fn a_format_opens_and_closes_the_stream() {
         .encode_sse_as(Bracketed::default())
         .collect()
         .await;
-    assert_eq!(empty, ["event: open\ndata:\n\n", "event: close\ndata: 0\n\n"]);
+    assert_eq!(
+        empty,
+        ["event: open\ndata:\n\n", "event: close\ndata: 0\n\n"]
+    );
 }
 
 #[tokio::test]
@@ -158,8 +175,8 @@ async fn formats_forward_through_references_and_boxes() {
 
 #[tokio::test]
 async fn the_format_can_change_while_the_stream_runs() {
-    let mut frames = pin!(stream::iter(chunks(&["a", "b"]))
-        .encode_sse_as(TextEvents::new().with_event_ids(1)));
+    let mut frames =
+        pin!(stream::iter(chunks(&["a", "b"])).encode_sse_as(TextEvents::new().with_event_ids(1)));
     assert_eq!(frames.next().await.unwrap(), "id: 1\ndata: a\n\n");
     assert_eq!(frames.format().next_id(), Some(2));
     *frames.as_mut().get_mut().format_mut() = TextEvents::new();
@@ -168,7 +185,12 @@ async fn the_format_can_change_while_the_stream_runs() {
 
 #[tokio::test]
 async fn try_encode_ends_after_the_first_error() {
-    let items = vec![Ok(chunk("a")), Err("boom"), Ok(chunk("never")), Err("never")];
+    let items = vec![
+        Ok(chunk("a")),
+        Err("boom"),
+        Ok(chunk("never")),
+        Err("never"),
+    ];
     let mut frames = pin!(stream::iter(items).try_encode_sse_as(Bracketed::default()));
     assert_eq!(
         frames.next().await,
@@ -213,7 +235,10 @@ fn size_hints_are_conservative() {
     assert_eq!(frames.size_hint(), (2, None));
     let items: Vec<Result<Chunk, ()>> = vec![Ok(chunk("a")), Ok(chunk("b"))];
     // An item may be an error that ends the stream: one frame is all that is promised.
-    assert_eq!(stream::iter(items).try_encode_sse().size_hint(), (1, Some(4)));
+    assert_eq!(
+        stream::iter(items).try_encode_sse().size_hint(),
+        (1, Some(4))
+    );
 }
 
 #[tokio::test]
@@ -229,7 +254,10 @@ async fn size_hints_hold_as_the_stream_runs() {
     for (seen, (lower, upper)) in hints.into_iter().enumerate() {
         let remaining = count - seen;
         assert!(lower <= remaining, "after {seen}: {lower} > {remaining}");
-        assert!(upper.is_some_and(|upper| remaining <= upper), "after {seen}: {upper:?}");
+        assert!(
+            upper.is_some_and(|upper| remaining <= upper),
+            "after {seen}: {upper:?}"
+        );
     }
 }
 
@@ -270,4 +298,19 @@ fn debug_shows_the_adapter() {
     assert!(format!("{frames:?}").starts_with("EncodeSse"));
     let frames = stream::iter(vec![Ok::<_, ()>(chunk("a"))]).try_encode_sse();
     assert!(format!("{frames:?}").starts_with("TryEncodeSse"));
+}
+
+#[tokio::test]
+async fn borrowed_and_shared_chunks_frame_the_same() {
+    let owned = chunks(&["a", "b\nc"]);
+    let expected: Vec<Bytes> = stream::iter(owned.clone()).encode_sse().collect().await;
+    let borrowed: Vec<Bytes> = stream::iter(&owned).encode_sse().collect().await;
+    assert_eq!(borrowed, expected);
+    // One model stream fanned out to several clients shares its chunks.
+    let shared: Vec<_> = owned.into_iter().map(std::sync::Arc::new).collect();
+    let fanned: Vec<Bytes> = stream::iter(shared.clone()).encode_sse().collect().await;
+    assert_eq!(fanned, expected);
+    let results = shared.into_iter().map(Ok::<_, ()>);
+    let fallible: Vec<_> = stream::iter(results).try_encode_sse().collect().await;
+    assert_eq!(fallible, expected.into_iter().map(Ok).collect::<Vec<_>>());
 }

@@ -57,7 +57,14 @@ fn empty_data_is_one_empty_data_line() {
 
 #[test]
 fn other_separators_are_not_line_breaks() {
-    for data in ["a\u{2028}b", "a\u{2029}b", "a\u{85}b", "a\0b", "a\u{b}b", "a\u{c}b"] {
+    for data in [
+        "a\u{2028}b",
+        "a\u{2029}b",
+        "a\u{85}b",
+        "a\0b",
+        "a\u{b}b",
+        "a\u{c}b",
+    ] {
         assert_eq!(
             wire(&Event::default().data(data)),
             format!("data: {data}\n\n"),
@@ -74,7 +81,10 @@ fn all_fields_in_a_fixed_order() {
         .id("i")
         .event("e")
         .comment("c");
-    assert_eq!(wire(&event), ": c\nevent: e\nid: i\nretry: 1500\ndata: d\n\n");
+    assert_eq!(
+        wire(&event),
+        ": c\nevent: e\nid: i\nretry: 1500\ndata: d\n\n"
+    );
 }
 
 #[test]
@@ -150,7 +160,7 @@ fn id_with_a_line_break_or_nul_is_an_error() {
         ("1\n2", EventError::LineBreakInId),
         ("1\r", EventError::LineBreakInId),
         ("\r\n", EventError::LineBreakInId),
-        ("1\02", EventError::NulInId),
+        ("1\x002", EventError::NulInId),
         ("\0", EventError::NulInId),
     ] {
         assert_eq!(Event::default().id(id).to_bytes(), Err(error), "{id:?}");
@@ -192,7 +202,11 @@ fn error_messages_are_lowercase() {
 #[test]
 fn write_to_appends_and_leaves_the_buffer_alone_on_error() {
     let mut out = BytesMut::from(&b"prefix|"[..]);
-    Event::default().id("1").data("a\nb").write_to(&mut out).unwrap();
+    Event::default()
+        .id("1")
+        .data("a\nb")
+        .write_to(&mut out)
+        .unwrap();
     assert_eq!(out, "prefix|id: 1\ndata: a\ndata: b\n\n");
     let before = out.clone();
     assert_eq!(

@@ -53,7 +53,10 @@ mod openai {
     }
 
     async fn frames(texts: &[&str], format: OpenAiChat) -> Vec<Bytes> {
-        stream::iter(chunks(texts)).encode_sse_as(format).collect().await
+        stream::iter(chunks(texts))
+            .encode_sse_as(format)
+            .collect()
+            .await
     }
 
     fn format() -> OpenAiChat {
@@ -71,8 +74,14 @@ mod openai {
             json_of(&events[0]),
             chunk_json(json!({"role": "assistant", "content": ""}), Value::Null)
         );
-        assert_eq!(json_of(&events[1]), chunk_json(json!({"content": "Hel"}), Value::Null));
-        assert_eq!(json_of(&events[2]), chunk_json(json!({"content": "lo"}), Value::Null));
+        assert_eq!(
+            json_of(&events[1]),
+            chunk_json(json!({"content": "Hel"}), Value::Null)
+        );
+        assert_eq!(
+            json_of(&events[2]),
+            chunk_json(json!({"content": "lo"}), Value::Null)
+        );
         assert_eq!(json_of(&events[3]), chunk_json(json!({}), json!("stop")));
         assert_eq!(events[4].data(), "[DONE]");
     }
@@ -81,7 +90,10 @@ mod openai {
     async fn any_text_survives_as_content() {
         let frames = frames(&[HOSTILE], format()).await;
         let events = events_of(&frames);
-        assert_eq!(json_of(&events[1])["choices"][0]["delta"]["content"], HOSTILE);
+        assert_eq!(
+            json_of(&events[1])["choices"][0]["delta"]["content"],
+            HOSTILE
+        );
         // The JSON is one data line: the text cannot add lines or events.
         assert_eq!(events.len(), 4);
         assert!(!frames[1][..frames[1].len() - 2].contains(&b'\n'));
@@ -92,7 +104,10 @@ mod openai {
         let format = OpenAiChat::new("id\"\n", "model\\").with_created(1);
         let events = events_of(&frames(&["x"], format).await);
         let value = json_of(&events[1]);
-        assert_eq!((value["id"].as_str(), value["model"].as_str()), (Some("id\"\n"), Some("model\\")));
+        assert_eq!(
+            (value["id"].as_str(), value["model"].as_str()),
+            (Some("id\"\n"), Some("model\\"))
+        );
     }
 
     #[tokio::test]
@@ -102,7 +117,11 @@ mod openai {
         frames.next().await; // role
         tx.unbounded_send(Chunk::new("cut").unwrap()).unwrap();
         frames.next().await;
-        frames.as_mut().get_mut().format_mut().set_finish_reason("length");
+        frames
+            .as_mut()
+            .get_mut()
+            .format_mut()
+            .set_finish_reason("length");
         drop(tx);
         let rest: Vec<_> = frames.collect().await;
         let events = events_of(&rest);
@@ -112,7 +131,9 @@ mod openai {
 
     #[test]
     fn the_error_event_carries_an_error_object() {
-        let frame = OpenAiChat::error_event("overloaded \"now\"").to_bytes().unwrap();
+        let frame = OpenAiChat::error_event("overloaded \"now\"")
+            .to_bytes()
+            .unwrap();
         let events = events_of(&[frame]);
         assert_eq!(
             json_of(&events[0]),
@@ -135,7 +156,10 @@ mod anthropic {
     use super::*;
 
     async fn frames(texts: &[&str], format: AnthropicMessages) -> Vec<Bytes> {
-        stream::iter(chunks(texts)).encode_sse_as(format).collect().await
+        stream::iter(chunks(texts))
+            .encode_sse_as(format)
+            .collect()
+            .await
     }
 
     #[tokio::test]
@@ -186,7 +210,10 @@ mod anthropic {
             json_of(&events[4]),
             json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": ", world"}})
         );
-        assert_eq!(json_of(&events[5]), json!({"type": "content_block_stop", "index": 0}));
+        assert_eq!(
+            json_of(&events[5]),
+            json!({"type": "content_block_stop", "index": 0})
+        );
         assert_eq!(
             json_of(&events[6]),
             json!({
@@ -233,7 +260,9 @@ mod anthropic {
 
     #[test]
     fn the_error_event() {
-        let frame = AnthropicMessages::error_event("overloaded_error", "Overloaded").to_bytes().unwrap();
+        let frame = AnthropicMessages::error_event("overloaded_error", "Overloaded")
+            .to_bytes()
+            .unwrap();
         let events = events_of(&[frame]);
         assert_eq!(events[0].event_type(), "error");
         assert_eq!(

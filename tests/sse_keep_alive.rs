@@ -65,7 +65,12 @@ async fn the_idle_time_starts_when_the_stream_is_first_polled() {
 #[tokio::test(start_paused = true)]
 async fn every_frame_resets_the_idle_time() {
     let script: Vec<_> = (0..10).map(|_| (14_999, "x")).collect();
-    let frames = timeline(paced(&script).encode_sse().with_keep_alive(KeepAlive::new())).await;
+    let frames = timeline(
+        paced(&script)
+            .encode_sse()
+            .with_keep_alive(KeepAlive::new()),
+    )
+    .await;
     assert_eq!(frames.len(), 10);
     assert!(frames.iter().all(|(_, frame)| frame != PING));
 }
@@ -83,10 +88,13 @@ async fn nothing_after_the_stream_ends() {
 #[tokio::test(start_paused = true)]
 async fn a_quiet_end_sends_nothing_more() {
     // Upstream ends 40 s after its last chunk: comments until then, none after.
-    let chunks = paced(&[(1_000, "a")]).chain(stream::once(async {
-        tokio::time::sleep(Duration::from_secs(40)).await;
-        None
-    }).filter_map(|none: Option<Chunk>| async move { none }));
+    let chunks = paced(&[(1_000, "a")]).chain(
+        stream::once(async {
+            tokio::time::sleep(Duration::from_secs(40)).await;
+            None
+        })
+        .filter_map(|none: Option<Chunk>| async move { none }),
+    );
     let frames = timeline(chunks.encode_sse().with_keep_alive(KeepAlive::new())).await;
     assert_eq!(
         frames,
@@ -124,8 +132,16 @@ async fn an_initial_comment_goes_out_at_once() {
 
     // And the idle time counts from it.
     let keep_alive = KeepAlive::new().with_initial_comment(true);
-    let frames = timeline(paced(&[(20_000, "a")]).encode_sse().with_keep_alive(keep_alive)).await;
-    assert_eq!(frames, [at(0, PING), at(15_000, PING), at(20_000, "data: a\n\n")]);
+    let frames = timeline(
+        paced(&[(20_000, "a")])
+            .encode_sse()
+            .with_keep_alive(keep_alive),
+    )
+    .await;
+    assert_eq!(
+        frames,
+        [at(0, PING), at(15_000, PING), at(20_000, "data: a\n\n")]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -133,7 +149,12 @@ async fn interval_and_text_are_configurable() {
     let keep_alive = KeepAlive::new()
         .with_interval(Duration::from_millis(250))
         .with_text("still here");
-    let frames = timeline(paced(&[(600, "a")]).encode_sse().with_keep_alive(keep_alive)).await;
+    let frames = timeline(
+        paced(&[(600, "a")])
+            .encode_sse()
+            .with_keep_alive(keep_alive),
+    )
+    .await;
     assert_eq!(
         frames,
         [
@@ -143,14 +164,24 @@ async fn interval_and_text_are_configurable() {
         ]
     );
     let keep_alive = KeepAlive::try_new(Duration::from_secs(1), "").unwrap();
-    let frames = timeline(paced(&[(1_500, "a")]).encode_sse().with_keep_alive(keep_alive)).await;
+    let frames = timeline(
+        paced(&[(1_500, "a")])
+            .encode_sse()
+            .with_keep_alive(keep_alive),
+    )
+    .await;
     assert_eq!(frames, [at(1_000, ":\n\n"), at(1_500, "data: a\n\n")]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_interval_too_long_for_the_clock_never_runs_out() {
     let keep_alive = KeepAlive::new().with_interval(Duration::MAX);
-    let frames = timeline(paced(&[(86_400_000, "a")]).encode_sse().with_keep_alive(keep_alive)).await;
+    let frames = timeline(
+        paced(&[(86_400_000, "a")])
+            .encode_sse()
+            .with_keep_alive(keep_alive),
+    )
+    .await;
     assert_eq!(frames, [at(86_400_000, "data: a\n\n")]);
 }
 

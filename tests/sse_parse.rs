@@ -16,7 +16,11 @@ fn parse_every_cut(input: &[u8]) -> Parsed {
     for cut in 0..=input.len() {
         assert_eq!(parse(input, &[cut]), whole, "cut at {cut} of {input:?}");
     }
-    assert_eq!(parse_in_pieces(Parser::new(), input, 1), whole, "byte by byte");
+    assert_eq!(
+        parse_in_pieces(Parser::new(), input, 1),
+        whole,
+        "byte by byte"
+    );
     whole
 }
 
@@ -145,7 +149,10 @@ fn exactly_one_leading_space_is_removed() {
 
 #[test]
 fn names_are_case_sensitive_and_unknown_ones_are_ignored() {
-    assert_eq!(data_of(b"Data: x\nDATA: y\ndata : z\n\n"), Vec::<String>::new());
+    assert_eq!(
+        data_of(b"Data: x\nDATA: y\ndata : z\n\n"),
+        Vec::<String>::new()
+    );
     assert_eq!(
         data_of(b"foo: bar\nda: x\ndataa: x\nretryy: 1\n: c\ndata: ok\n\n"),
         ["ok"]
@@ -162,7 +169,10 @@ fn names_are_case_sensitive_and_unknown_ones_are_ignored() {
 fn comments_are_ignored_and_counted() {
     let parsed = parse_every_cut(b": ping\n\n:\ndata: a\n: inside\ndata: b\n\n");
     assert_eq!(parsed.data(), ["a\nb"]);
-    assert!(parsed.items.iter().all(|item| matches!(item, Ok(Frame::Event(_)))));
+    assert!(parsed
+        .items
+        .iter()
+        .all(|item| matches!(item, Ok(Frame::Event(_)))));
     let mut parser = Parser::new();
     parser.feed(b": ping\n\n: ping\n\n:\n");
     assert_eq!(parser.comment_count(), 3);
@@ -199,10 +209,7 @@ fn empty_data_is_an_empty_string_and_no_data_is_no_event() {
     assert_eq!(data_of(b"data: \n\n"), [""]);
     // Fields without data dispatch nothing; the event type does not carry over.
     let events = parse_every_cut(b"event: x\nid: 1\nretry: 5\n\ndata: y\n\n").events();
-    assert_eq!(
-        events,
-        [ParsedEvent::new("y").with_last_event_id("1")]
-    );
+    assert_eq!(events, [ParsedEvent::new("y").with_last_event_id("1")]);
     assert_eq!(events[0].event_type(), "message");
     assert_eq!(events[0].retry(), None);
     // Blank lines alone dispatch nothing.
@@ -221,7 +228,8 @@ fn event_type_defaults_to_message() {
 
 #[test]
 fn id_persists_resets_on_empty_and_ignores_nul() {
-    let input = b"id: 1\ndata: a\n\ndata: b\n\nid: 2\0x\ndata: c\n\nid:\ndata: d\n\nid: 3\ndata: e\n\n";
+    let input =
+        b"id: 1\ndata: a\n\ndata: b\n\nid: 2\0x\ndata: c\n\nid:\ndata: d\n\nid: 3\ndata: e\n\n";
     let ids: Vec<_> = parse_every_cut(input)
         .events()
         .iter()
@@ -402,7 +410,10 @@ fn the_line_limit_applies_to_every_kept_field() {
 fn a_name_without_colon_counts_against_the_line_limit() {
     let mut parser = Parser::new().with_max_line_len(3);
     parser.feed(b"data\n\nid\n\n");
-    assert_eq!(parser.next_event(), Err(ParseError::LineTooLong { limit: 3 }));
+    assert_eq!(
+        parser.next_event(),
+        Err(ParseError::LineTooLong { limit: 3 })
+    );
     assert_eq!(parser.next_event(), Ok(None));
     assert_eq!(parser.finish(), Ok(()));
 }
@@ -461,7 +472,11 @@ fn event_size_counts_data_and_the_breaks_between_lines() {
     let over = parse_with(Parser::new().with_max_event_size(6), input, &[]);
     assert_eq!(over.items, [Err(ParseError::EventTooLarge { limit: 6 })]);
     // An empty data line after a full buffer is one byte too many.
-    let over = parse_with(Parser::new().with_max_event_size(3), b"data: abc\ndata\n\n", &[]);
+    let over = parse_with(
+        Parser::new().with_max_event_size(3),
+        b"data: abc\ndata\n\n",
+        &[],
+    );
     assert_eq!(over.items, [Err(ParseError::EventTooLarge { limit: 3 })]);
 }
 
@@ -629,11 +644,10 @@ mod stream_adapter {
 
     #[tokio::test(start_paused = true)]
     async fn it_reads_what_the_encoder_writes() {
-        let chunks = stream::iter(["a\r\nb", " c", "\r"])
-            .then(|text| async move {
-                tokio::time::sleep(std::time::Duration::from_secs(20)).await;
-                Chunk::new(text).unwrap()
-            });
+        let chunks = stream::iter(["a\r\nb", " c", "\r"]).then(|text| async move {
+            tokio::time::sleep(std::time::Duration::from_secs(20)).await;
+            Chunk::new(text).unwrap()
+        });
         let frames = chunks
             .encode_sse()
             .with_keep_alive(KeepAlive::new())

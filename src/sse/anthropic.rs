@@ -244,11 +244,15 @@ impl AnthropicMessages {
 
 impl Format for AnthropicMessages {
     fn open(&mut self, out: &mut BytesMut) {
-        out.put_slice(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":");
+        out.put_slice(
+            b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":",
+        );
         write_json_string(out, &self.id);
         out.put_slice(br#","type":"message","role":"assistant","model":"#);
         write_json_string(out, &self.model);
-        out.put_slice(br#","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":"#);
+        out.put_slice(
+            br#","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":"#,
+        );
         write_decimal(out, u128::from(self.input_tokens));
         out.put_slice(br#","output_tokens":0}}}"#);
         out.put_slice(b"\n\n");
@@ -273,7 +277,9 @@ impl Format for AnthropicMessages {
         out.put_slice(
             b"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
         );
-        out.put_slice(b"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":");
+        out.put_slice(
+            b"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":",
+        );
         write_json_string(out, &self.stop_reason);
         out.put_slice(br#","stop_sequence":null},"usage":{"output_tokens":"#);
         write_decimal(out, u128::from(self.output_tokens));

@@ -1,3 +1,4 @@
+use std::borrow::Borrow;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -193,7 +194,8 @@ impl<S, F> EncodeSse<S, F> {
 
 impl<S, F> Stream for EncodeSse<S, F>
 where
-    S: Stream<Item = Chunk>,
+    S: Stream,
+    S::Item: Borrow<Chunk>,
     F: Format,
 {
     type Item = Bytes;
@@ -223,7 +225,8 @@ where
 
 impl<S, F> FusedStream for EncodeSse<S, F>
 where
-    S: Stream<Item = Chunk>,
+    S: Stream,
+    S::Item: Borrow<Chunk>,
     F: Format,
 {
     fn is_terminated(&self) -> bool {

@@ -1,6 +1,7 @@
 //! The engine both SSE encoding adapters share: the format, the frame buffer, keep-alive with
 //! its one timer, and the poll logic. The adapters only say how to poll their upstream.
 
+use std::borrow::Borrow;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -108,10 +109,10 @@ impl<F: Format> Encoder<F> {
     // | Streaming | Ready(None)      | Done, timer dropped; Ready(closing events) or Ready(None)|
     // | Streaming | Pending          | keep-alive off: Pending. On: timer at last frame +      |
     // |           |                  | interval; fired -> Ready(keep-alive frame), else Pending |
-    pub(super) fn poll_encode<E>(
+    pub(super) fn poll_encode<C: Borrow<Chunk>, E>(
         &mut self,
         cx: &mut Context<'_>,
-        poll_upstream: impl FnOnce(&mut Context<'_>) -> Poll<Option<Result<Chunk, E>>>,
+        poll_upstream: impl FnOnce(&mut Context<'_>) -> Poll<Option<Result<C, E>>>,
     ) -> Poll<Option<Result<Bytes, E>>> {
         match self.phase {
             Phase::Done => return Poll::Ready(None),
@@ -136,7 +137,7 @@ impl<F: Format> Encoder<F> {
         }
         match poll_upstream(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
-                self.format.chunk(&chunk, &mut self.buf);
+                self.format.chunk(chunk.borrow(), &mut self.buf);
                 Poll::Ready(Some(Ok(self.frame())))
             }
             Poll::Ready(Some(Err(error))) => {

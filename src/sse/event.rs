@@ -278,10 +278,13 @@ impl Event {
             .event_type
             .as_deref()
             .map_or(0, |value| field_len(b"event", value));
-        let id = self.id.as_deref().map_or(0, |value| field_len(b"id", value));
-        let retry = self
-            .retry
-            .map_or(0, |retry| "retry: \n".len() + decimal_len(retry.as_millis()));
+        let id = self
+            .id
+            .as_deref()
+            .map_or(0, |value| field_len(b"id", value));
+        let retry = self.retry.map_or(0, |retry| {
+            "retry: \n".len() + decimal_len(retry.as_millis())
+        });
         let data = self.data.as_deref().map_or(0, data_len);
         comments + event_type + id + retry + data + 1
     }

@@ -4,6 +4,7 @@
 use bytes::{BufMut, BytesMut};
 
 use super::event::{write_data, write_decimal};
+use super::lines::has_line_break;
 use super::KeepAlive;
 use crate::Chunk;
 
@@ -196,7 +197,14 @@ impl Format for TextEvents {
             out.put_u8(b'\n');
             *id = id.wrapping_add(1);
         }
-        write_data(out, text);
-        out.put_u8(b'\n');
+        if text.is_empty() || has_line_break(text) {
+            write_data(out, text);
+            out.put_u8(b'\n');
+        } else {
+            // The usual chunk: one line.
+            out.put_slice(b"data: ");
+            out.put_slice(text.as_bytes());
+            out.put_slice(b"\n\n");
+        }
     }
 }

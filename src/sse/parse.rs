@@ -126,7 +126,10 @@ enum Line {
     /// Nothing of the line read yet.
     Start,
     /// Reading the field name (at most `NAME_MAX` bytes are kept: a longer name is unknown).
-    Name { name: [u8; NAME_MAX], len: u8 },
+    Name {
+        name: [u8; NAME_MAX],
+        len: u8,
+    },
     /// Just after the colon: one space is to be skipped.
     BeforeValue(Field),
     Value(Field),
@@ -614,16 +617,15 @@ impl Parser {
             let limit = self.max_line_len;
             return self.overflow(field, ParseError::LineTooLong { limit });
         }
-        // Lossy decoding never fails.
         if field == Field::Data {
             if content.len() > self.max_event_size.saturating_sub(self.data_size) {
                 let limit = self.max_event_size;
                 return self.overflow(field, ParseError::EventTooLarge { limit });
             }
             self.data_size += content.len();
-            let _ = self.decoder.decode(content, &mut self.data);
+            decode(&mut self.decoder, content, &mut self.data);
         } else {
-            let _ = self.decoder.decode(content, &mut self.value);
+            decode(&mut self.decoder, content, &mut self.value);
         }
     }
 
@@ -740,6 +742,18 @@ impl Parser {
             retry,
         };
         self.queue.push_back(Ok(Frame::Event(event)));
+    }
+}
+
+/// Decodes bytes of a value into `out`, as the lossy [`Utf8Decoder`] does.
+fn decode(decoder: &mut Utf8Decoder, content: &[u8], out: &mut String) {
+    match content {
+        // A body fed a byte at a time: skip the decoder's bookkeeping for plain ASCII.
+        &[byte] if byte.is_ascii() && !decoder.has_pending() => out.push(char::from(byte)),
+        // Lossy decoding never fails.
+        _ => {
+            let _ = decoder.decode(content, out);
+        }
     }
 }
 

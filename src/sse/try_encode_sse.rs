@@ -1,3 +1,4 @@
+use std::borrow::Borrow;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -189,7 +190,8 @@ impl<S, F> TryEncodeSse<S, F> {
 
 impl<S, F> Stream for TryEncodeSse<S, F>
 where
-    S: TryStream<Ok = Chunk>,
+    S: TryStream,
+    S::Ok: Borrow<Chunk>,
     F: Format,
 {
     type Item = Result<Bytes, S::Error>;
@@ -209,7 +211,8 @@ where
 
 impl<S, F> FusedStream for TryEncodeSse<S, F>
 where
-    S: TryStream<Ok = Chunk>,
+    S: TryStream,
+    S::Ok: Borrow<Chunk>,
     F: Format,
 {
     fn is_terminated(&self) -> bool {
