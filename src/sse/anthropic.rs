@@ -1,6 +1,6 @@
 //! [`AnthropicMessages`]: the streaming format of Anthropic's messages API.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use super::event::{write_decimal, write_json_string};
 use super::{Event, Format, KeepAlive};
@@ -230,11 +230,11 @@ impl AnthropicMessages {
     #[must_use]
     pub fn error_event(error_type: &str, message: &str) -> Event {
         let mut json = BytesMut::with_capacity(error_type.len() + message.len() + 64);
-        json.put_slice(br#"{"type":"error","error":{"type":"#);
+        json.extend_from_slice(br#"{"type":"error","error":{"type":"#);
         write_json_string(&mut json, error_type);
-        json.put_slice(br#","message":"#);
+        json.extend_from_slice(br#","message":"#);
         write_json_string(&mut json, message);
-        json.put_slice(b"}}");
+        json.extend_from_slice(b"}}");
         // JSON from serde_json is valid UTF-8.
         Event::default()
             .event("error")
@@ -244,50 +244,50 @@ impl AnthropicMessages {
 
 impl Format for AnthropicMessages {
     fn open(&mut self, out: &mut BytesMut) {
-        out.put_slice(
+        out.extend_from_slice(
             b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":",
         );
         write_json_string(out, &self.id);
-        out.put_slice(br#","type":"message","role":"assistant","model":"#);
+        out.extend_from_slice(br#","type":"message","role":"assistant","model":"#);
         write_json_string(out, &self.model);
-        out.put_slice(
+        out.extend_from_slice(
             br#","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":"#,
         );
         write_decimal(out, u128::from(self.input_tokens));
-        out.put_slice(br#","output_tokens":0}}}"#);
-        out.put_slice(b"\n\n");
-        out.put_slice(
+        out.extend_from_slice(br#","output_tokens":0}}}"#);
+        out.extend_from_slice(b"\n\n");
+        out.extend_from_slice(
             b"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
         );
-        out.put_slice(PING);
+        out.extend_from_slice(PING);
     }
 
     fn chunk(&mut self, chunk: &Chunk, out: &mut BytesMut) {
         let text = chunk.as_str();
         out.reserve(text.len() + 128);
-        out.put_slice(b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":");
+        out.extend_from_slice(b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":");
         write_json_string(out, text);
-        out.put_slice(b"}}\n\n");
+        out.extend_from_slice(b"}}\n\n");
         self.output_tokens = self
             .output_tokens
             .saturating_add(chunk.token_count() as u64);
     }
 
     fn close(&mut self, out: &mut BytesMut) {
-        out.put_slice(
+        out.extend_from_slice(
             b"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
         );
-        out.put_slice(
+        out.extend_from_slice(
             b"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":",
         );
         write_json_string(out, &self.stop_reason);
-        out.put_slice(br#","stop_sequence":null},"usage":{"output_tokens":"#);
+        out.extend_from_slice(br#","stop_sequence":null},"usage":{"output_tokens":"#);
         write_decimal(out, u128::from(self.output_tokens));
-        out.put_slice(b"}}\n\n");
-        out.put_slice(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+        out.extend_from_slice(b"}}\n\n");
+        out.extend_from_slice(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
     }
 
     fn keep_alive(&mut self, _keep_alive: &KeepAlive, out: &mut BytesMut) {
-        out.put_slice(PING);
+        out.extend_from_slice(PING);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use super::lines::{has_line_break, lines};
 use crate::Chunk;
@@ -300,14 +300,14 @@ impl Event {
             write_field(out, b"id", id);
         }
         if let Some(retry) = self.retry {
-            out.put_slice(b"retry: ");
+            out.extend_from_slice(b"retry: ");
             write_decimal(out, retry.as_millis());
-            out.put_u8(b'\n');
+            out.extend_from_slice(b"\n");
         }
         if let Some(data) = &self.data {
             write_data(out, data);
         }
-        out.put_u8(b'\n');
+        out.extend_from_slice(b"\n");
     }
 }
 
@@ -377,13 +377,13 @@ fn data_len(data: &str) -> usize {
 /// Writes `name: value\n`, or `name:\n` for an empty value (no trailing space). A comment is
 /// the field with the empty name. The value must hold no line break.
 pub(super) fn write_field(out: &mut BytesMut, name: &[u8], value: &str) {
-    out.put_slice(name);
+    out.extend_from_slice(name);
     if value.is_empty() {
-        out.put_slice(b":\n");
+        out.extend_from_slice(b":\n");
     } else {
-        out.put_slice(b": ");
-        out.put_slice(value.as_bytes());
-        out.put_u8(b'\n');
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\n");
     }
 }
 
@@ -408,12 +408,14 @@ pub(super) fn write_decimal(out: &mut BytesMut, value: u128) {
             break;
         }
     }
-    out.put_slice(&digits[start..]);
+    out.extend_from_slice(&digits[start..]);
 }
 
 /// Writes `text` as a JSON string (quoted and escaped; never a raw line break).
 #[cfg(feature = "serde_json")]
 pub(super) fn write_json_string(out: &mut BytesMut, text: &str) {
+    use bytes::BufMut;
+
     // Serializing a `str` into memory cannot fail.
     let _ = serde_json::to_writer(out.writer(), text);
 }

@@ -1,7 +1,7 @@
 //! [`Format`]: what events an encoder writes for a stream of chunks, and [`TextEvents`], the
 //! plain one.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use super::event::{write_data, write_decimal};
 use super::lines::has_line_break;
@@ -68,7 +68,7 @@ pub trait Format {
     /// Appends a keep-alive frame; by default the keep-alive's comment,
     /// [`KeepAlive::frame`].
     fn keep_alive(&mut self, keep_alive: &KeepAlive, out: &mut BytesMut) {
-        out.put_slice(keep_alive.frame());
+        out.extend_from_slice(keep_alive.frame());
     }
 }
 
@@ -192,19 +192,19 @@ impl Format for TextEvents {
         // One reservation covers the usual single-line frame with its id.
         out.reserve(text.len() + 32);
         if let Some(id) = &mut self.next_id {
-            out.put_slice(b"id: ");
+            out.extend_from_slice(b"id: ");
             write_decimal(out, u128::from(*id));
-            out.put_u8(b'\n');
+            out.extend_from_slice(b"\n");
             *id = id.wrapping_add(1);
         }
         if text.is_empty() || has_line_break(text) {
             write_data(out, text);
-            out.put_u8(b'\n');
+            out.extend_from_slice(b"\n");
         } else {
             // The usual chunk: one line.
-            out.put_slice(b"data: ");
-            out.put_slice(text.as_bytes());
-            out.put_slice(b"\n\n");
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(text.as_bytes());
+            out.extend_from_slice(b"\n\n");
         }
     }
 }

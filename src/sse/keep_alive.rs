@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use super::event::write_field;
 use super::lines::has_line_break;
@@ -108,7 +108,7 @@ impl KeepAlive {
         }
         let mut frame = BytesMut::with_capacity(text.len() + 4);
         write_field(&mut frame, b"", &text);
-        frame.put_u8(b'\n');
+        frame.extend_from_slice(b"\n");
         Ok(Self {
             interval,
             text,

@@ -2,7 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use super::event::{write_decimal, write_json_string};
 use super::{Event, Format};
@@ -202,9 +202,9 @@ impl OpenAiChat {
     #[must_use]
     pub fn error_event(message: &str) -> Event {
         let mut json = BytesMut::with_capacity(message.len() + 80);
-        json.put_slice(br#"{"error":{"message":"#);
+        json.extend_from_slice(br#"{"error":{"message":"#);
         write_json_string(&mut json, message);
-        json.put_slice(br#","type":"server_error","param":null,"code":null}}"#);
+        json.extend_from_slice(br#","type":"server_error","param":null,"code":null}}"#);
         // JSON from serde_json is valid UTF-8.
         Event::default().data(String::from_utf8_lossy(&json).into_owned())
     }
@@ -212,13 +212,13 @@ impl OpenAiChat {
     fn prefix(&mut self) -> &[u8] {
         if self.prefix.is_empty() {
             let mut prefix = BytesMut::with_capacity(self.id.len() + self.model.len() + 128);
-            prefix.put_slice(br#"data: {"id":"#);
+            prefix.extend_from_slice(br#"data: {"id":"#);
             write_json_string(&mut prefix, &self.id);
-            prefix.put_slice(br#","object":"chat.completion.chunk","created":"#);
+            prefix.extend_from_slice(br#","object":"chat.completion.chunk","created":"#);
             write_decimal(&mut prefix, u128::from(self.created));
-            prefix.put_slice(br#","model":"#);
+            prefix.extend_from_slice(br#","model":"#);
             write_json_string(&mut prefix, &self.model);
-            prefix.put_slice(br#","choices":[{"index":0,"delta":"#);
+            prefix.extend_from_slice(br#","choices":[{"index":0,"delta":"#);
             self.prefix = prefix.to_vec();
         }
         &self.prefix
@@ -230,27 +230,27 @@ const NOT_FINISHED: &[u8] = br#","logprobs":null,"finish_reason":null}]}"#;
 
 impl Format for OpenAiChat {
     fn open(&mut self, out: &mut BytesMut) {
-        out.put_slice(self.prefix());
-        out.put_slice(br#"{"role":"assistant","content":""}"#);
-        out.put_slice(NOT_FINISHED);
-        out.put_slice(b"\n\n");
+        out.extend_from_slice(self.prefix());
+        out.extend_from_slice(br#"{"role":"assistant","content":""}"#);
+        out.extend_from_slice(NOT_FINISHED);
+        out.extend_from_slice(b"\n\n");
     }
 
     fn chunk(&mut self, chunk: &Chunk, out: &mut BytesMut) {
         let text = chunk.as_str();
         out.reserve(self.prefix().len() + text.len() + 64);
-        out.put_slice(self.prefix());
-        out.put_slice(br#"{"content":"#);
+        out.extend_from_slice(self.prefix());
+        out.extend_from_slice(br#"{"content":"#);
         write_json_string(out, text);
-        out.put_u8(b'}');
-        out.put_slice(NOT_FINISHED);
-        out.put_slice(b"\n\n");
+        out.extend_from_slice(b"}");
+        out.extend_from_slice(NOT_FINISHED);
+        out.extend_from_slice(b"\n\n");
     }
 
     fn close(&mut self, out: &mut BytesMut) {
-        out.put_slice(self.prefix());
-        out.put_slice(br#"{},"logprobs":null,"finish_reason":"#);
+        out.extend_from_slice(self.prefix());
+        out.extend_from_slice(br#"{},"logprobs":null,"finish_reason":"#);
         write_json_string(out, &self.finish_reason);
-        out.put_slice(b"}]}\n\ndata: [DONE]\n\n");
+        out.extend_from_slice(b"}]}\n\ndata: [DONE]\n\n");
     }
 }
