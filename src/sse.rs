@@ -89,6 +89,14 @@
 //! [`Parser`] reads event streams by the WHATWG rules, fed bytes in pieces of any size. It is
 //! what the tests here check the encoder against, and what a Rust client of an LLM API can use
 //! to read one; see its documentation for the rules.
+#![cfg_attr(
+    feature = "serde_json",
+    doc = "\n\n[`OpenAiChat`]: crate::sse::OpenAiChat\n[`AnthropicMessages`]: crate::sse::AnthropicMessages"
+)]
+#![cfg_attr(
+    not(feature = "serde_json"),
+    doc = "\n\n[`OpenAiChat`]: https://docs.rs/tokenflush/latest/tokenflush/sse/struct.OpenAiChat.html\n[`AnthropicMessages`]: https://docs.rs/tokenflush/latest/tokenflush/sse/struct.AnthropicMessages.html"
+)]
 
 mod encode_sse;
 mod encoder;

@@ -12,14 +12,23 @@ use crate::Chunk;
 /// at the start, one frame per chunk, some at a clean end, and the keep-alive frame.
 ///
 /// [`TextEvents`] (the default) writes each chunk as a plain `data:` event; with the
-/// `serde_json` feature, [`OpenAiChat`](super::OpenAiChat) and
-/// [`AnthropicMessages`](super::AnthropicMessages) write the streaming formats of those APIs.
+/// `serde_json` feature, [`OpenAiChat`] and [`AnthropicMessages`] write the streaming formats
+/// of those APIs.
 /// Implement it for another wire format.
 ///
 /// Every method appends whole events (each ending with its blank line) to `out`; the encoder
 /// turns what one call wrote into one frame. [`Event::write_to`](super::Event::write_to)
 /// writes an event safely; text from the model must only ever reach the wire as data (or
 /// escaped inside JSON data), never as a field name, event type or id.
+///
+#[cfg_attr(
+    feature = "serde_json",
+    doc = "[`OpenAiChat`]: super::OpenAiChat\n[`AnthropicMessages`]: super::AnthropicMessages"
+)]
+#[cfg_attr(
+    not(feature = "serde_json"),
+    doc = "[`OpenAiChat`]: https://docs.rs/tokenflush/latest/tokenflush/sse/struct.OpenAiChat.html\n[`AnthropicMessages`]: https://docs.rs/tokenflush/latest/tokenflush/sse/struct.AnthropicMessages.html"
+)]
 ///
 /// # Examples
 ///
