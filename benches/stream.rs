@@ -1,1 +1,3 @@
+//! Benchmarks of the flush adapters: none yet (this target only builds).
+
 fn main() {}

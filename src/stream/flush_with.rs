@@ -56,6 +56,7 @@ impl<S, P> FlushWith<S, P> {
     /// # Examples
     ///
     /// ```
+    /// use futures::Stream as _;
     /// use tokenflush::{policy::Immediate, FlushExt};
     ///
     /// let chunks = futures::stream::iter(["a"]).flush_with(Immediate::new());

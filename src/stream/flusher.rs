@@ -148,7 +148,6 @@ impl<P> Flusher<P> {
 }
 
 impl<P: FlushPolicy> Flusher<P> {
-
     // State table (one row per upstream poll result; the loop runs at most POLL_BUDGET times):
     //
     // | upstream          | then                                                              |
@@ -206,7 +205,10 @@ impl<P: FlushPolicy> Flusher<P> {
             }
         }
         // Upstream is still ready: a deadline must not wait for it to go quiet.
-        if self.deadline.is_some_and(|deadline| deadline <= clock.now()) {
+        if self
+            .deadline
+            .is_some_and(|deadline| deadline <= clock.now())
+        {
             if let Some(chunk) = self.flush(FlushReason::Deadline, &mut clock) {
                 return Poll::Ready(Some(Flushed::Chunk(chunk)));
             }

@@ -60,6 +60,7 @@ impl<S: TryStream, P> TryFlushWith<S, P> {
     /// # Examples
     ///
     /// ```
+    /// use futures::Stream as _;
     /// use tokenflush::{policy::Immediate, TryFlushExt};
     ///
     /// let chunks = futures::stream::iter([Ok::<_, ()>("a")]).try_flush_with(Immediate::new());
