@@ -61,21 +61,66 @@ use crate::Chunk;
 /// ```
 pub trait Format {
     /// Appends the events that open the stream, sent when it is first polled. None by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use tokenflush::sse::{Format, TextEvents};
+    ///
+    /// let mut out = BytesMut::new();
+    /// TextEvents::new().open(&mut out);
+    /// assert!(out.is_empty());
+    /// ```
     fn open(&mut self, out: &mut BytesMut) {
         let _ = out;
     }
 
     /// Appends the event(s) for one chunk.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use tokenflush::sse::{Format, TextEvents};
+    /// use tokenflush::Chunk;
+    ///
+    /// let mut out = BytesMut::new();
+    /// TextEvents::new().chunk(&Chunk::new("a\r\nb").unwrap(), &mut out);
+    /// assert_eq!(out, "data: a\ndata: b\n\n");
+    /// ```
     fn chunk(&mut self, chunk: &Chunk, out: &mut BytesMut);
 
     /// Appends the events that close the stream after upstream ended. None by default; never
     /// called after an upstream error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use tokenflush::sse::{Format, TextEvents};
+    ///
+    /// let mut out = BytesMut::new();
+    /// TextEvents::new().close(&mut out);
+    /// assert!(out.is_empty());
+    /// ```
     fn close(&mut self, out: &mut BytesMut) {
         let _ = out;
     }
 
     /// Appends a keep-alive frame; by default the keep-alive's comment,
     /// [`KeepAlive::frame`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use tokenflush::sse::{Format, KeepAlive, TextEvents};
+    ///
+    /// let mut out = BytesMut::new();
+    /// TextEvents::new().keep_alive(&KeepAlive::new(), &mut out);
+    /// assert_eq!(out, ": ping\n\n");
+    /// ```
     fn keep_alive(&mut self, keep_alive: &KeepAlive, out: &mut BytesMut) {
         out.extend_from_slice(keep_alive.frame());
     }
