@@ -4,6 +4,7 @@
 mod chunk;
 pub mod observe;
 pub mod policy;
+pub mod sse;
 mod stream;
 mod token;
 pub mod utf8;

@@ -1,0 +1,207 @@
+//! The engine both SSE encoding adapters share: the format, the frame buffer, keep-alive with
+//! its one timer, and the poll logic. The adapters only say how to poll their upstream.
+
+use std::borrow::Borrow;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use tokio::time::{Instant, Sleep};
+
+use super::{Format, KeepAlive};
+use crate::Chunk;
+
+/// Frames are written into blocks of this size and split off as they are finished, so that
+/// short frames do not each cost an allocation: a block is shared by the frames cut from it
+/// and reused in place once they are all dropped (which an HTTP body does right after
+/// writing them). A frame larger than a block gets a buffer of its own size.
+const BLOCK: usize = 4096;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Not polled yet: the initial comment and the format's opening events are due.
+    Fresh,
+    Streaming,
+    /// Upstream ended or failed: only `None` from now on.
+    Done,
+}
+
+#[derive(Debug)]
+pub(super) struct Encoder<F> {
+    format: F,
+    buf: BytesMut,
+    keep_alive: Option<KeepAlive>,
+    /// When the last frame was yielded (or the stream first polled); read only with keep-alive.
+    last_frame: Option<Instant>,
+    /// The one keep-alive timer: created the first time the stream waits with keep-alive on
+    /// (so the adapter can be built outside a runtime), then reset in place.
+    timer: Option<Pin<Box<Sleep>>>,
+    phase: Phase,
+}
+
+impl<F> Encoder<F> {
+    pub(super) fn new(format: F) -> Self {
+        Self {
+            format,
+            buf: BytesMut::new(),
+            keep_alive: None,
+            last_frame: None,
+            timer: None,
+            phase: Phase::Fresh,
+        }
+    }
+
+    pub(super) fn set_keep_alive(&mut self, keep_alive: Option<KeepAlive>) {
+        self.keep_alive = keep_alive;
+    }
+
+    pub(super) fn keep_alive(&self) -> Option<&KeepAlive> {
+        self.keep_alive.as_ref()
+    }
+
+    pub(super) fn format(&self) -> &F {
+        &self.format
+    }
+
+    pub(super) fn format_mut(&mut self) -> &mut F {
+        &mut self.format
+    }
+
+    pub(super) fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// Bounds on the frames still to come, given upstream's bounds. `ends_on_error`: an item
+    /// of upstream may end the stream, so upstream's lower bound promises only one frame.
+    pub(super) fn size_hint(
+        &self,
+        upstream: (usize, Option<usize>),
+        ends_on_error: bool,
+    ) -> (usize, Option<usize>) {
+        if self.phase == Phase::Done {
+            return (0, Some(0));
+        }
+        let lower = if ends_on_error {
+            upstream.0.min(1)
+        } else {
+            upstream.0
+        };
+        if self.keep_alive.is_some() {
+            return (lower, None);
+        }
+        // Besides one frame per item: the opening events and the closing events.
+        let extra = if self.phase == Phase::Fresh { 2 } else { 1 };
+        (lower, upstream.1.and_then(|upper| upper.checked_add(extra)))
+    }
+}
+
+impl<F: Format> Encoder<F> {
+    // State table (one row per situation; every poll yields at most one frame):
+    //
+    // | phase     | upstream         | then                                                    |
+    // |-----------|------------------|---------------------------------------------------------|
+    // | Done      | (not polled)     | Ready(None)                                             |
+    // | Fresh     | (not polled yet) | initial comment and opening events: Ready(frame) if     |
+    // |           |                  | there are any, else go on as Streaming; idle time starts |
+    // | Streaming | Ready(Some(Ok))  | Ready(frame for the chunk); idle time restarts          |
+    // | Streaming | Ready(Some(Err)) | Done, timer dropped; Ready(error)                       |
+    // | Streaming | Ready(None)      | Done, timer dropped; Ready(closing events) or Ready(None)|
+    // | Streaming | Pending          | keep-alive off: Pending. On: timer at last frame +      |
+    // |           |                  | interval; fired -> Ready(keep-alive frame), else Pending |
+    pub(super) fn poll_encode<C: Borrow<Chunk>, E>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll_upstream: impl FnOnce(&mut Context<'_>) -> Poll<Option<Result<C, E>>>,
+    ) -> Poll<Option<Result<Bytes, E>>> {
+        match self.phase {
+            Phase::Done => return Poll::Ready(None),
+            Phase::Fresh => {
+                self.phase = Phase::Streaming;
+                // `with_capacity` (not `reserve`) so that later blocks get this size too.
+                self.buf = BytesMut::with_capacity(BLOCK);
+                if let Some(keep_alive) = &self.keep_alive {
+                    if keep_alive.initial_comment() {
+                        self.format.keep_alive(keep_alive, &mut self.buf);
+                    }
+                }
+                self.format.open(&mut self.buf);
+                if !self.buf.is_empty() {
+                    return Poll::Ready(Some(Ok(self.frame())));
+                }
+                if self.keep_alive.is_some() {
+                    self.last_frame = Some(Instant::now());
+                }
+            }
+            Phase::Streaming => {}
+        }
+        match poll_upstream(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.format.chunk(chunk.borrow(), &mut self.buf);
+                Poll::Ready(Some(Ok(self.frame())))
+            }
+            Poll::Ready(Some(Err(error))) => {
+                self.end();
+                Poll::Ready(Some(Err(error)))
+            }
+            Poll::Ready(None) => {
+                self.end();
+                self.format.close(&mut self.buf);
+                if self.buf.is_empty() {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Ready(Some(Ok(self.buf.split().freeze())))
+                }
+            }
+            Poll::Pending => self.poll_keep_alive(cx),
+        }
+    }
+
+    fn poll_keep_alive<E>(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, E>>> {
+        let Some(keep_alive) = &self.keep_alive else {
+            return Poll::Pending;
+        };
+        let last_frame = *self.last_frame.get_or_insert_with(Instant::now);
+        // An interval too long to add to the clock is one that never runs out.
+        let Some(deadline) = last_frame.checked_add(keep_alive.interval()) else {
+            return Poll::Pending;
+        };
+        let timer = match &mut self.timer {
+            Some(timer) => {
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                timer
+            }
+            None => self
+                .timer
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.format.keep_alive(keep_alive, &mut self.buf);
+                Poll::Ready(Some(Ok(self.frame())))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Cuts what was written since the last frame off the buffer, and restarts the idle time.
+    fn frame(&mut self) -> Bytes {
+        if self.keep_alive.is_some() {
+            self.last_frame = Some(Instant::now());
+        }
+        let frame = self.buf.split().freeze();
+        if self.buf.capacity() == 0 {
+            // Starts the next block now, so that the next frame's writes only copy.
+            self.buf.reserve(BLOCK);
+        }
+        frame
+    }
+
+    fn end(&mut self) {
+        self.phase = Phase::Done;
+        self.timer = None;
+        self.last_frame = None;
+    }
+}

@@ -1,0 +1,251 @@
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::{FusedStream, Stream};
+use pin_project_lite::pin_project;
+
+use super::{ParseError, ParsedEvent, Parser};
+
+/// How many upstream pieces one poll feeds at most before yielding to the executor, so an
+/// always-ready upstream of comments or partial events cannot starve other tasks.
+const POLL_BUDGET: usize = 64;
+
+pin_project! {
+    /// Stream for [`parse_sse`](super::SseExt::parse_sse): yields the events a [`Parser`]
+    /// reads from a stream of byte pieces (an HTTP response body).
+    ///
+    /// Upstream errors are passed through as [`ParseSseError::Upstream`] and the stream goes
+    /// on; limit errors come as [`ParseSseError::Parse`] in stream order. When upstream ends
+    /// inside an event, the last item is `Err(ParseSseError::Parse(ParseError::Truncated))`,
+    /// so a response cut short is never mistaken for a complete one.
+    ///
+    /// # Cancel safety
+    ///
+    /// `next()` on this stream is cancel safe: pieces pulled from upstream are parsed at once
+    /// and the events they complete wait in the parser until yielded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use tokenflush::sse::{ParseError, ParseSseError, Parser, SseExt};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let body = futures::stream::iter([Ok::<_, std::io::Error>(&b"data: a\n\nda"[..]), Ok(b"ta: b")]);
+    /// let mut events = body.parse_sse(Parser::new());
+    /// assert_eq!(events.next().await.unwrap().unwrap().data(), "a");
+    /// assert!(matches!(
+    ///     events.next().await,
+    ///     Some(Err(ParseSseError::Parse(ParseError::Truncated)))
+    /// ));
+    /// assert!(events.next().await.is_none());
+    /// # });
+    /// ```
+    #[must_use = "streams do nothing unless polled"]
+    pub struct ParseSse<S> {
+        #[pin]
+        upstream: S,
+        parser: Parser,
+        upstream_done: bool,
+        // What `finish` reported, yielded after the events still queued.
+        end_error: Option<ParseError>,
+        finished: bool,
+    }
+}
+
+impl<S> ParseSse<S> {
+    pub(super) fn new(upstream: S, parser: Parser) -> Self {
+        Self {
+            upstream,
+            parser,
+            upstream_done: false,
+            end_error: None,
+            finished: false,
+        }
+    }
+
+    /// The parser: its [last event id](Parser::last_event_id), reconnection time and
+    /// [comment count](Parser::comment_count).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use tokenflush::sse::{Parser, SseExt};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let body = futures::stream::iter([Ok::<_, ()>(": ping\n\nid: 4\ndata: x\n\n")]);
+    /// let mut events = body.parse_sse(Parser::new());
+    /// events.next().await;
+    /// assert_eq!(events.parser().comment_count(), 1);
+    /// assert_eq!(events.parser().last_event_id(), "4");
+    /// # });
+    /// ```
+    pub fn parser(&self) -> &Parser {
+        &self.parser
+    }
+
+    /// The upstream stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::Stream as _;
+    /// use tokenflush::sse::{Parser, SseExt};
+    ///
+    /// let events = futures::stream::iter([Ok::<_, ()>("data: x\n\n")]).parse_sse(Parser::new());
+    /// assert_eq!(events.get_ref().size_hint(), (1, Some(1)));
+    /// ```
+    pub fn get_ref(&self) -> &S {
+        &self.upstream
+    }
+
+    /// The upstream stream, mutably. Bytes pulled from it directly are not parsed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokenflush::sse::{Parser, SseExt};
+    ///
+    /// let mut events = futures::stream::iter([Ok::<_, ()>("data: x\n\n")]).parse_sse(Parser::new());
+    /// let _upstream = events.get_mut();
+    /// ```
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.upstream
+    }
+
+    /// The pinned upstream stream, mutably.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokenflush::sse::{Parser, SseExt};
+    ///
+    /// let body = futures::stream::iter([Ok::<_, ()>("data: x\n\n")]);
+    /// let mut events = Box::pin(body.parse_sse(Parser::new()));
+    /// let _upstream = events.as_mut().get_pin_mut();
+    /// ```
+    pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut S> {
+        self.project().upstream
+    }
+
+    /// The upstream stream and the parser, with whatever it holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokenflush::sse::{Parser, SseExt};
+    ///
+    /// let body = futures::stream::iter([Ok::<_, ()>("data: x\n\n")]);
+    /// let (_upstream, parser) = body.parse_sse(Parser::new()).into_inner();
+    /// assert_eq!(parser.comment_count(), 0);
+    /// ```
+    pub fn into_inner(self) -> (S, Parser) {
+        (self.upstream, self.parser)
+    }
+}
+
+impl<S, B, E> Stream for ParseSse<S>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: AsRef<[u8]>,
+{
+    type Item = Result<ParsedEvent, ParseSseError<E>>;
+
+    // State table (the loop feeds at most POLL_BUDGET pieces):
+    //
+    // | parser queue   | upstream          | then                                            |
+    // |----------------|-------------------|-------------------------------------------------|
+    // | event or error | (not polled)      | Ready(it)                                       |
+    // | empty          | (ended)           | Ready(Truncated) or Ready(None), as finish said |
+    // | empty          | Ready(Some(Ok))   | feed the bytes, loop                            |
+    // | empty          | Ready(Some(Err))  | Ready(Upstream(error)); the stream goes on      |
+    // | empty          | Ready(None)       | finish, loop: queued events go first, then      |
+    // |                |                   | Ready(Parse(Truncated)) if it was cut short,    |
+    // |                |                   | else Ready(None); afterwards only Ready(None)   |
+    // | empty          | Pending           | Pending                                         |
+    // | (budget out)   |                   | wake_by_ref, Pending                            |
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        if *this.finished {
+            return Poll::Ready(None);
+        }
+        for _ in 0..POLL_BUDGET {
+            match this.parser.next_event() {
+                Ok(Some(event)) => return Poll::Ready(Some(Ok(event))),
+                Err(error) => return Poll::Ready(Some(Err(ParseSseError::Parse(error)))),
+                Ok(None) => {}
+            }
+            if *this.upstream_done {
+                *this.finished = true;
+                return Poll::Ready(this.end_error.take().map(|error| Err(error.into())));
+            }
+            match this.upstream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Ok(bytes))) => this.parser.feed(bytes.as_ref()),
+                Poll::Ready(Some(Err(error))) => {
+                    return Poll::Ready(Some(Err(ParseSseError::Upstream(error))))
+                }
+                Poll::Ready(None) => {
+                    *this.upstream_done = true;
+                    *this.end_error = this.parser.finish().err();
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.finished {
+            (0, Some(0))
+        } else {
+            // A piece can hold any number of events, or none.
+            (0, None)
+        }
+    }
+}
+
+impl<S, B, E> FusedStream for ParseSse<S>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: AsRef<[u8]>,
+{
+    fn is_terminated(&self) -> bool {
+        self.finished
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for ParseSse<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParseSse")
+            .field("upstream", &self.upstream)
+            .field("parser", &self.parser)
+            .field("upstream_done", &self.upstream_done)
+            .field("end_error", &self.end_error)
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+/// An error from [`ParseSse`]: the parser's, or upstream's.
+///
+/// # Examples
+///
+/// ```
+/// use tokenflush::sse::{ParseError, ParseSseError};
+///
+/// let err: ParseSseError<std::io::Error> = ParseError::Truncated.into();
+/// assert_eq!(err.to_string(), "stream ended inside an event");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseSseError<E> {
+    /// The parser's error: an exceeded limit, or a stream cut short.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// Upstream's error (reading the body failed).
+    #[error("reading the event stream failed")]
+    Upstream(#[source] E),
+}
