@@ -7,6 +7,7 @@ pub mod policy;
 pub mod sse;
 mod stream;
 mod token;
+pub mod trace;
 pub mod utf8;
 
 pub use chunk::{Chunk, FlushReason};

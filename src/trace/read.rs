@@ -1,0 +1,85 @@
+use std::io::BufRead;
+use std::time::Duration;
+
+use super::Trace;
+
+/// A trace that could not be read.
+///
+/// # Examples
+///
+/// ```
+/// use tokenflush::trace::{Trace, TraceError};
+///
+/// let err = Trace::from_jsonl(&b"{\"t\": 0.1}\n"[..]).unwrap_err();
+/// assert!(matches!(err, TraceError::Line { line: 1, .. }));
+/// assert_eq!(err.to_string(), "trace line 1: missing string field `text`");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// Reading failed.
+    #[error("reading the trace: {0}")]
+    Io(#[from] std::io::Error),
+    /// A line is not a token of the trace format.
+    #[error("trace line {line}: {message}")]
+    Line {
+        /// The line number, from 1.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl Trace {
+    /// Reads a JSON Lines trace: one object per line with `t` (seconds since the stream began,
+    /// a non-negative number) and `text` (a string), as [`record_trace`](super::TraceExt::record_trace)
+    /// writes. Blank lines are skipped; other fields are ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`TraceError::Io`] if reading fails, [`TraceError::Line`] for a line that is not such an
+    /// object.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokenflush::trace::Trace;
+    ///
+    /// let jsonl = "{\"t\": 0.25, \"text\": \"Hel\"}\n\n{\"t\": 0.3, \"text\": \"lo\", \"id\": 7}\n";
+    /// let trace = Trace::from_jsonl(jsonl.as_bytes())?;
+    /// assert_eq!(trace.len(), 2);
+    /// assert_eq!(trace.tokens()[1].at, Duration::from_millis(300));
+    /// # Ok::<(), tokenflush::trace::TraceError>(())
+    /// ```
+    pub fn from_jsonl(reader: impl BufRead) -> Result<Self, TraceError> {
+        let mut trace = Self::new();
+        for (index, line) in reader.lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let fail = |message: String| TraceError::Line {
+                line: index + 1,
+                message,
+            };
+            let value: serde_json::Value =
+                serde_json::from_str(&line).map_err(|error| fail(error.to_string()))?;
+            let at = value
+                .get("t")
+                .and_then(serde_json::Value::as_f64)
+                .ok_or_else(|| fail("missing number field `t`".into()))?;
+            let at = Duration::try_from_secs_f64(at).map_err(|_| {
+                fail(format!(
+                    "`t` must be a non-negative number of seconds, not {at}"
+                ))
+            })?;
+            let text = value
+                .get("text")
+                .and_then(serde_json::Value::as_str)
+                .ok_or_else(|| fail("missing string field `text`".into()))?;
+            trace.push(at, text);
+        }
+        Ok(trace)
+    }
+}
