@@ -271,6 +271,9 @@ pub enum FlushReason {
     Error,
     /// The first text of the stream, sent at once so that time to first token is never delayed.
     First,
+    /// Upstream had nothing more ready, so what arrived together went out together
+    /// ([`Coalesce`](crate::policy::Coalesce)).
+    Idle,
 }
 
 impl FlushReason {
@@ -291,6 +294,7 @@ impl FlushReason {
             Self::End => "end",
             Self::Error => "error",
             Self::First => "first",
+            Self::Idle => "idle",
         }
     }
 }

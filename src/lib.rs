@@ -8,6 +8,8 @@ pub mod sse;
 mod stream;
 mod token;
 pub mod trace;
+#[cfg(feature = "tune")]
+pub mod tune;
 pub mod utf8;
 
 pub use chunk::{Chunk, FlushReason};

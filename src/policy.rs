@@ -11,6 +11,7 @@
 //! | [`Immediate`] | every token | tokens are rare or the reader must see each one at once |
 //! | [`FixedBatch`] | every `n` tokens | throughput matters and latency does not (batch jobs) |
 //! | [`TimeBounded`] | at `n` tokens or when the oldest is `max_latency` old | serving people: bounded lag, few writes |
+//! | [`Coalesce`] | when upstream has nothing more ready, or at `n` tokens | bursty upstreams: no added delay, one write per burst |
 //!
 //! # Writing a policy
 //!
@@ -38,6 +39,7 @@
 //! ```
 
 mod buffer_state;
+mod coalesce;
 mod decision;
 mod fixed_batch;
 mod immediate;
@@ -45,6 +47,7 @@ mod policy_error;
 mod time_bounded;
 
 pub use buffer_state::BufferState;
+pub use coalesce::Coalesce;
 pub use decision::Decision;
 pub use fixed_batch::FixedBatch;
 pub use immediate::Immediate;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
 use support::{ms, tok, DropGuard, Scripted, Step};
-use tokenflush::policy::{FixedBatch, FlushPolicy, Immediate, TimeBounded};
+use tokenflush::policy::{Coalesce, FixedBatch, FlushPolicy, Immediate, TimeBounded};
 use tokenflush::{Chunk, FlushExt, FlushReason, TryFlushExt};
 
 const TEXT: &str = "Héllo, wörld! Ünïcödé 日本語のテキスト 😀🎉 and plain ASCII.";
@@ -241,6 +241,9 @@ macro_rules! contract {
 
 contract! {
     immediate => Immediate::new();
+    coalesce_1 => Coalesce::new(1);
+    coalesce_3 => Coalesce::new(3);
+    coalesce_huge => Coalesce::new(usize::MAX);
     fixed_batch_1 => FixedBatch::new(1);
     fixed_batch_3 => FixedBatch::new(3);
     fixed_batch_huge => FixedBatch::new(usize::MAX);

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use futures::stream::{self, Stream, StreamExt};
 use support::{collect_timed, ms, tok, CountingWaker, Scripted, Step};
-use tokenflush::policy::{BufferState, Decision, FixedBatch, FlushPolicy, Immediate, TimeBounded};
+use tokenflush::policy::{
+    BufferState, Coalesce, Decision, FixedBatch, FlushPolicy, Immediate, TimeBounded,
+};
 use tokenflush::{Chunk, FlushExt, FlushReason};
 use tokio::time::Instant;
 
@@ -104,6 +106,41 @@ fn fixed_batch_of_zero_panics_clearly() {
 }
 
 #[test]
+#[should_panic(expected = "Coalesce::new: max_tokens must be at least 1, got 0")]
+fn coalesce_of_zero_panics_clearly() {
+    let _ = Coalesce::new(0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn coalesce_sends_each_burst_at_once_as_one_chunk() {
+    let upstream = Scripted::new([
+        tok("a"),
+        tok("b"),
+        tok("c"),
+        ms(40),
+        tok("d"),
+        ms(40),
+        tok("e"),
+        tok("f"),
+        tok("g"),
+        tok("h"),
+        tok("i"),
+        ms(40),
+    ])
+    .bytes();
+    let chunks = collect_timed(upstream.flush_with(Coalesce::new(4)), Instant::now()).await;
+    assert_eq!(
+        timeline(&chunks),
+        [
+            row(0, "abc", FlushReason::Idle, 0),
+            row(40, "d", FlushReason::Idle, 0),
+            row(80, "efgh", FlushReason::Size, 0),
+            row(80, "i", FlushReason::Idle, 0),
+        ]
+    );
+}
+
+#[test]
 #[should_panic(expected = "TimeBounded::new: max_tokens must be at least 1, got 0")]
 fn time_bounded_of_zero_tokens_panics_clearly() {
     let _ = TimeBounded::new(0, MS);
@@ -116,6 +153,8 @@ fn fallible_constructors_return_errors() {
         "max_tokens must be at least 1"
     );
     assert!(TimeBounded::try_new(0, MS).is_err());
+    assert!(Coalesce::try_new(0).is_err());
+    assert_eq!(Coalesce::try_new(3).unwrap(), Coalesce::new(3));
     assert_eq!(FixedBatch::try_new(7).unwrap(), FixedBatch::new(7));
     assert_eq!(
         TimeBounded::try_new(7, MS).unwrap(),
@@ -309,12 +348,13 @@ async fn the_deadline_fires_while_upstream_floods() {
 }
 
 #[test]
-fn immediate_and_fixed_batch_need_no_runtime() {
+fn policies_without_deadlines_need_no_runtime() {
     // Outside any Tokio runtime: creating a timer here would panic.
     futures::executor::block_on(async {
         for policy in [
             Box::new(Immediate::new()) as Box<dyn FlushPolicy>,
             Box::new(FixedBatch::new(2)),
+            Box::new(Coalesce::new(2)),
         ] {
             let (tx, rx) = futures::channel::mpsc::unbounded();
             let mut chunks = pin!(rx.flush_with(policy));

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use support::{collect_timed, Scripted, Step};
-use tokenflush::policy::{FixedBatch, FlushPolicy, Immediate, TimeBounded};
+use tokenflush::policy::{Coalesce, FixedBatch, FlushPolicy, Immediate, TimeBounded};
 use tokenflush::{Chunk, FlushExt, FlushReason};
 use tokio::time::Instant;
 
 #[derive(Clone, Debug)]
 enum Policy {
     Immediate,
+    Coalesce(usize),
     FixedBatch(usize),
     TimeBounded {
         max_tokens: usize,
@@ -26,6 +27,7 @@ impl Policy {
     fn build(&self) -> Box<dyn FlushPolicy + Send> {
         match *self {
             Self::Immediate => Box::new(Immediate::new()),
+            Self::Coalesce(n) => Box::new(Coalesce::new(n)),
             Self::FixedBatch(n) => Box::new(FixedBatch::new(n)),
             Self::TimeBounded {
                 max_tokens,
@@ -41,6 +43,7 @@ impl Policy {
 fn policy() -> impl Strategy<Value = Policy> {
     prop_oneof![
         Just(Policy::Immediate),
+        (1..6_usize).prop_map(Policy::Coalesce),
         (1..6_usize).prop_map(Policy::FixedBatch),
         (1..8_usize, 0..120_u64, any::<bool>()).prop_map(|(n, d, first)| Policy::TimeBounded {
             max_tokens: n,
@@ -192,6 +195,11 @@ proptest! {
                 Policy::Immediate => {
                     // Flushed the moment its last character became whole.
                     prop_assert_eq!(*yielded, times[chars - 1]);
+                }
+                Policy::Coalesce(n) => {
+                    // No added delay: everything in it arrived at the instant it went out.
+                    prop_assert!(times.iter().all(|t| t == yielded), "chunk {} waited", i);
+                    prop_assert!(chunk.token_count() <= n || !as_text);
                 }
                 Policy::FixedBatch(n) => {
                     if as_text && chunk.reason() == FlushReason::Size {

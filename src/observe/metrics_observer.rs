@@ -14,7 +14,7 @@ use crate::FlushReason;
 /// | `tokenflush_chunk_tokens` | histogram | tokens per chunk |
 /// | `tokenflush_chunk_bytes` | histogram | bytes per chunk |
 /// | `tokenflush_flush_interval_seconds` | histogram | time between a stream's consecutive flushes |
-/// | `tokenflush_flushes_total` | counter, label `reason` | flushes by [`FlushReason`] (`size`, `deadline`, `end`, `error`, `first`) |
+/// | `tokenflush_flushes_total` | counter, label `reason` | flushes by [`FlushReason`] (`size`, `deadline`, `end`, `error`, `first`, `idle`) |
 /// | `tokenflush_time_to_first_token_seconds` | histogram | observer attached → first token pulled |
 /// | `tokenflush_time_to_first_chunk_seconds` | histogram | observer attached → first chunk yielded |
 /// | `tokenflush_streams_total` | counter, label `outcome` | streams by outcome (`completed`, `dropped`) |
@@ -49,12 +49,13 @@ pub struct MetricsObserver {
     flushes: [Counter; REASONS.len()],
 }
 
-const REASONS: [FlushReason; 5] = [
+const REASONS: [FlushReason; 6] = [
     FlushReason::Size,
     FlushReason::Deadline,
     FlushReason::End,
     FlushReason::Error,
     FlushReason::First,
+    FlushReason::Idle,
 ];
 
 impl Default for MetricsObserver {

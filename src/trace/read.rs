@@ -83,3 +83,82 @@ impl Trace {
         Ok(trace)
     }
 }
+
+impl Trace {
+    /// Reads a recorded streaming response of an OpenAI-compatible server (or an Anthropic
+    /// messages stream), each line prefixed with the seconds since the request and a space or
+    /// tab — what `curl -N … | ts -s %.s` writes. Each text delta becomes a token, at the time
+    /// of the line that completed its event: `choices[0].delta.content` of OpenAI chunks,
+    /// `delta.text` of Anthropic `content_block_delta` events. Other events (role, tool calls,
+    /// usage, `[DONE]`, pings) carry no text and are skipped, as are lines without a time.
+    ///
+    /// # Errors
+    ///
+    /// [`TraceError::Io`] if reading fails, [`TraceError::Line`] for an event whose data is not
+    /// JSON or an SSE line the parser rejects.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokenflush::trace::Trace;
+    ///
+    /// let recorded = "\
+    /// 0.081 data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}
+    /// 0.081
+    /// 0.132 data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"}}]}
+    /// 0.132
+    /// 0.190 data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"}}]}
+    /// 0.191
+    /// 0.200 data: [DONE]
+    /// 0.200
+    /// ";
+    /// let trace = Trace::from_timestamped_sse(recorded.as_bytes())?;
+    /// assert_eq!(trace.len(), 2);
+    /// assert_eq!(trace.tokens()[1].text, "lo");
+    /// assert_eq!(trace.tokens()[1].at, Duration::from_millis(191));
+    /// # Ok::<(), tokenflush::trace::TraceError>(())
+    /// ```
+    pub fn from_timestamped_sse(reader: impl BufRead) -> Result<Self, TraceError> {
+        let mut parser = crate::sse::Parser::new();
+        let mut trace = Self::new();
+        for (index, line) in reader.lines().enumerate() {
+            let line = line?;
+            let fail = |message: String| TraceError::Line {
+                line: index + 1,
+                message,
+            };
+            let (stamp, rest) = match line.split_once([' ', '\t']) {
+                Some((stamp, rest)) => (stamp, rest),
+                None => (line.as_str(), ""),
+            };
+            let Some(at) = stamp
+                .parse::<f64>()
+                .ok()
+                .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+            else {
+                continue;
+            };
+            parser.feed(rest.as_bytes());
+            parser.feed(b"\n");
+            while let Some(event) = parser
+                .next_event()
+                .map_err(|error| fail(error.to_string()))?
+            {
+                if event.data() == "[DONE]" || event.data().is_empty() {
+                    continue;
+                }
+                let value: serde_json::Value = serde_json::from_str(event.data())
+                    .map_err(|error| fail(format!("event data is not JSON: {error}")))?;
+                let text = value
+                    .pointer("/choices/0/delta/content")
+                    .or_else(|| value.pointer("/delta/text"))
+                    .and_then(serde_json::Value::as_str);
+                if let Some(text) = text.filter(|text| !text.is_empty()) {
+                    trace.push(at, text);
+                }
+            }
+        }
+        Ok(trace)
+    }
+}
