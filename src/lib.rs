@@ -6,6 +6,7 @@ pub mod observe;
 pub mod policy;
 pub mod sse;
 mod stream;
+mod timer;
 mod token;
 pub mod trace;
 #[cfg(feature = "tune")]

@@ -2,14 +2,13 @@
 //! its one timer, and the poll logic. The adapters only say how to poll their upstream.
 
 use std::borrow::Borrow;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use super::{Format, KeepAlive};
+use crate::timer::LazyTimer;
 use crate::Chunk;
 
 /// Frames are written into blocks of this size and split off as they are finished, so that
@@ -36,7 +35,7 @@ pub(super) struct Encoder<F> {
     last_frame: Option<Instant>,
     /// The one keep-alive timer: created the first time the stream waits with keep-alive on
     /// (so the adapter can be built outside a runtime), then reset in place.
-    timer: Option<Pin<Box<Sleep>>>,
+    timer: LazyTimer,
     phase: Phase,
 }
 
@@ -47,7 +46,7 @@ impl<F> Encoder<F> {
             buf: BytesMut::new(),
             keep_alive: None,
             last_frame: None,
-            timer: None,
+            timer: LazyTimer::default(),
             phase: Phase::Fresh,
         }
     }
@@ -166,18 +165,7 @@ impl<F: Format> Encoder<F> {
         let Some(deadline) = last_frame.checked_add(keep_alive.interval()) else {
             return Poll::Pending;
         };
-        let timer = match &mut self.timer {
-            Some(timer) => {
-                if timer.deadline() != deadline {
-                    timer.as_mut().reset(deadline);
-                }
-                timer
-            }
-            None => self
-                .timer
-                .insert(Box::pin(tokio::time::sleep_until(deadline))),
-        };
-        match timer.as_mut().poll(cx) {
+        match self.timer.poll_until(deadline, cx) {
             Poll::Ready(()) => {
                 self.format.keep_alive(keep_alive, &mut self.buf);
                 Poll::Ready(Some(Ok(self.frame())))
@@ -201,7 +189,7 @@ impl<F: Format> Encoder<F> {
 
     fn end(&mut self) {
         self.phase = Phase::Done;
-        self.timer = None;
+        self.timer.clear();
         self.last_frame = None;
     }
 }

@@ -2,17 +2,16 @@
 //! loop. The adapters only say how to poll their upstream and what to do with its errors.
 
 use std::fmt;
-use std::future::Future;
 use std::mem;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use super::watch::Watch;
 use crate::observe::FlushObserver;
 use crate::policy::{BufferState, Decision, FlushPolicy};
+use crate::timer::LazyTimer;
 use crate::utf8::Utf8Decoder;
 use crate::{Chunk, FlushReason, Token, TokenContent};
 
@@ -81,7 +80,7 @@ pub(super) struct Flusher<P, O: FlushObserver> {
     deadline: Option<Instant>,
     /// The adapter's one timer: created the first time a poll must wait for a deadline (so the
     /// adapter can be built outside a runtime), then reset in place.
-    timer: Option<Pin<Box<Sleep>>>,
+    timer: LazyTimer,
     chunks_emitted: u64,
     finished: bool,
     watch: Watch<O>,
@@ -97,7 +96,7 @@ impl<P> Flusher<P, ()> {
             oldest: None,
             unstamped: false,
             deadline: None,
-            timer: None,
+            timer: LazyTimer::default(),
             chunks_emitted: 0,
             finished: false,
             watch: Watch::new(()),
@@ -343,18 +342,7 @@ impl<P: FlushPolicy, O: FlushObserver> Flusher<P, O> {
     /// Arms the timer for the deadline, if any, and polls it.
     fn poll_timer(&mut self, cx: &mut Context<'_>, clock: &mut PollClock) -> Option<Chunk> {
         let deadline = self.deadline?;
-        let timer = match &mut self.timer {
-            Some(timer) => {
-                if timer.deadline() != deadline {
-                    timer.as_mut().reset(deadline);
-                }
-                timer
-            }
-            None => self
-                .timer
-                .insert(Box::pin(tokio::time::sleep_until(deadline))),
-        };
-        match timer.as_mut().poll(cx) {
+        match self.timer.poll_until(deadline, cx) {
             Poll::Ready(()) => self.flush(FlushReason::Deadline, clock),
             Poll::Pending => None,
         }
@@ -363,7 +351,7 @@ impl<P: FlushPolicy, O: FlushObserver> Flusher<P, O> {
     /// Upstream ended: the remainder, if any, goes out; afterwards only `None`.
     fn end(&mut self, clock: &mut PollClock) -> Option<Chunk> {
         self.finished = true;
-        self.timer = None;
+        self.timer.clear();
         let was_empty = self.text.is_empty();
         // Lossy decoding never fails; a dangling partial character becomes one U+FFFD.
         let _ = self.decoder.finish(&mut self.text);
