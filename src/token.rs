@@ -57,6 +57,32 @@ pub enum TokenContent<'a> {
 pub trait Token {
     /// The token's text or bytes.
     fn content(&self) -> TokenContent<'_>;
+
+    /// The token as an owned `String`, without copying, if it is one; otherwise the token back.
+    ///
+    /// The adapter calls it on a token that starts a chunk: with `Immediate` the token's own
+    /// allocation then becomes the chunk, with no copy and no allocation. `String`, an owned
+    /// `Cow<str>` and a `Vec<u8>` holding valid UTF-8 give themselves up; the default keeps the
+    /// token.
+    ///
+    /// # Errors
+    ///
+    /// The token itself, when it is not an owned string.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokenflush::Token;
+    ///
+    /// assert_eq!(String::from("hi").try_into_string(), Ok(String::from("hi")));
+    /// assert_eq!("hi".try_into_string(), Err("hi"));
+    /// ```
+    fn try_into_string(self) -> Result<String, Self>
+    where
+        Self: Sized,
+    {
+        Err(self)
+    }
 }
 
 impl Token for str {
@@ -69,6 +95,10 @@ impl Token for String {
     fn content(&self) -> TokenContent<'_> {
         TokenContent::Text(self)
     }
+
+    fn try_into_string(self) -> Result<String, Self> {
+        Ok(self)
+    }
 }
 
 impl Token for [u8] {
@@ -80,6 +110,10 @@ impl Token for [u8] {
 impl Token for Vec<u8> {
     fn content(&self) -> TokenContent<'_> {
         TokenContent::Bytes(self)
+    }
+
+    fn try_into_string(self) -> Result<String, Self> {
+        String::from_utf8(self).map_err(std::string::FromUtf8Error::into_bytes)
     }
 }
 
@@ -125,8 +159,19 @@ impl<T: Token + ?Sized> Token for Rc<T> {
     }
 }
 
-impl<T: Token + ToOwned + ?Sized> Token for Cow<'_, T> {
+impl<T> Token for Cow<'_, T>
+where
+    T: Token + ToOwned + ?Sized,
+    T::Owned: Token,
+{
     fn content(&self) -> TokenContent<'_> {
         (**self).content()
+    }
+
+    fn try_into_string(self) -> Result<String, Self> {
+        match self {
+            Cow::Owned(owned) => owned.try_into_string().map_err(Cow::Owned),
+            borrowed @ Cow::Borrowed(_) => Err(borrowed),
+        }
     }
 }

@@ -65,8 +65,11 @@ impl<P: fmt::Debug, O: FlushObserver> fmt::Debug for Flusher<P, O> {
 
 pub(super) struct Flusher<P, O: FlushObserver> {
     policy: P,
-    /// Complete text waiting to be flushed; its allocation is reused from chunk to chunk.
+    /// Complete text waiting to be flushed; its allocation is reused from chunk to chunk,
+    /// unless it is an owned token's own, adopted to become the chunk without a copy.
     text: String,
+    /// The reusable buffer while `text` holds an adopted token.
+    spare: Option<String>,
     decoder: Utf8Decoder,
     /// Tokens pulled since the last flush, including those holding only part of a character.
     tokens: usize,
@@ -91,6 +94,7 @@ impl<P> Flusher<P, ()> {
         Self {
             policy,
             text: String::new(),
+            spare: None,
             decoder: Utf8Decoder::lossy(),
             tokens: 0,
             oldest: None,
@@ -110,6 +114,7 @@ impl<P, O: FlushObserver> Flusher<P, O> {
         let Self {
             policy,
             text,
+            spare,
             decoder,
             tokens,
             oldest,
@@ -124,6 +129,7 @@ impl<P, O: FlushObserver> Flusher<P, O> {
         Flusher {
             policy,
             text,
+            spare,
             decoder,
             tokens,
             oldest,
@@ -164,8 +170,11 @@ impl<P, O: FlushObserver> Flusher<P, O> {
     pub(super) fn take_buffered(&mut self) -> String {
         // Lossy decoding never fails.
         let _ = self.decoder.finish(&mut self.text);
-        let capacity = self.text.capacity().min(RETAINED_CAPACITY);
         self.reset_buffer();
+        if let Some(buffer) = self.spare.take() {
+            return mem::replace(&mut self.text, buffer);
+        }
+        let capacity = self.text.capacity().min(RETAINED_CAPACITY);
         mem::replace(&mut self.text, String::with_capacity(capacity))
     }
 
@@ -219,7 +228,7 @@ impl<P: FlushPolicy, O: FlushObserver> Flusher<P, O> {
         for _ in 0..POLL_BUDGET {
             match poll_upstream(cx) {
                 Poll::Ready(Some(Ok(token))) => {
-                    if let Some(reason) = self.push(&token, &mut clock) {
+                    if let Some(reason) = self.push(token, &mut clock) {
                         return self.flush_ready(reason, &mut clock);
                     }
                 }
@@ -278,22 +287,13 @@ impl<P: FlushPolicy, O: FlushObserver> Flusher<P, O> {
 
     /// Appends a token; returns why to flush if the policy says so.
     #[inline(always)]
-    fn push<T: Token + ?Sized>(&mut self, token: &T, clock: &mut PollClock) -> Option<FlushReason> {
+    fn push<T: Token>(&mut self, token: T, clock: &mut PollClock) -> Option<FlushReason> {
         self.tokens += 1;
         let was_empty = self.text.is_empty();
-        match token.content() {
-            TokenContent::Text(text) => {
-                if self.decoder.has_pending() {
-                    // A character left unfinished by a byte token and followed by text is
-                    // invalid: one U+FFFD, as `from_utf8_lossy` of the concatenation gives.
-                    let _ = self.decoder.finish(&mut self.text);
-                }
-                self.text.push_str(text);
-            }
-            // Lossy decoding never fails.
-            TokenContent::Bytes(bytes) => {
-                let _ = self.decoder.decode(bytes, &mut self.text);
-            }
+        if was_empty {
+            self.start(token);
+        } else {
+            self.append(&token);
         }
         if self.watch.is_enabled() {
             let replacements = self.decoder.replacements();
@@ -308,6 +308,53 @@ impl<P: FlushPolicy, O: FlushObserver> Flusher<P, O> {
             self.unstamped = self.oldest.is_none();
         }
         self.decide(clock, false)
+    }
+
+    /// Puts the first token of a chunk in the empty buffer: an owned string token becomes the
+    /// buffer, and then the chunk itself, without a copy.
+    fn start<T: Token>(&mut self, token: T) {
+        if self.decoder.has_pending() {
+            return self.append(&token);
+        }
+        match token.try_into_string() {
+            Ok(owned) => {
+                if !owned.is_empty() {
+                    self.spare = Some(mem::replace(&mut self.text, owned));
+                }
+            }
+            Err(token) => self.append(&token),
+        }
+    }
+
+    /// The chunk grows past an adopted token: back to the reusable buffer.
+    #[cold]
+    fn unadopt(&mut self) {
+        if let Some(mut buffer) = self.spare.take() {
+            buffer.push_str(&self.text);
+            self.text = buffer;
+        }
+    }
+
+    /// Appends a token's content to the buffer.
+    #[inline(always)]
+    fn append<T: Token>(&mut self, token: &T) {
+        if self.spare.is_some() {
+            self.unadopt();
+        }
+        match token.content() {
+            TokenContent::Text(text) => {
+                if self.decoder.has_pending() {
+                    // A character left unfinished by a byte token and followed by text is
+                    // invalid: one U+FFFD, as `from_utf8_lossy` of the concatenation gives.
+                    let _ = self.decoder.finish(&mut self.text);
+                }
+                self.text.push_str(text);
+            }
+            // Lossy decoding never fails.
+            TokenContent::Bytes(bytes) => {
+                let _ = self.decoder.decode(bytes, &mut self.text);
+            }
+        }
     }
 
     /// Asks the policy about the buffered text: why to flush now, if it should. Otherwise
@@ -366,6 +413,7 @@ impl<P: FlushPolicy, O: FlushObserver> Flusher<P, O> {
     }
 
     /// Turns the buffered text into a chunk; `None` if there is no complete text.
+    #[inline]
     fn flush(&mut self, reason: FlushReason, clock: &mut PollClock) -> Option<Chunk> {
         if self.text.is_empty() {
             return None;
@@ -374,12 +422,20 @@ impl<P: FlushPolicy, O: FlushObserver> Flusher<P, O> {
             Some(oldest) => clock.now().saturating_duration_since(oldest),
             None => Duration::ZERO,
         };
-        // One allocation of exactly the chunk's size; the buffer keeps its capacity.
-        let chunk = Chunk::from_parts(self.text.as_str().into(), self.tokens, reason, held_for);
-        self.text.clear();
-        if self.text.capacity() > RETAINED_CAPACITY {
-            self.text.shrink_to(RETAINED_CAPACITY);
-        }
+        let text = match self.spare.take() {
+            // An adopted token is the chunk: no copy, no allocation.
+            Some(buffer) => mem::replace(&mut self.text, buffer),
+            None => {
+                // One allocation of exactly the chunk's size; the buffer keeps its capacity.
+                let text = self.text.as_str().into();
+                self.text.clear();
+                if self.text.capacity() > RETAINED_CAPACITY {
+                    self.text.shrink_to(RETAINED_CAPACITY);
+                }
+                text
+            }
+        };
+        let chunk = Chunk::from_parts(text, self.tokens, reason, held_for);
         self.reset_buffer();
         self.chunks_emitted += 1;
         self.policy.on_flush(&chunk);
