@@ -290,4 +290,11 @@ impl Format for AnthropicMessages {
     fn keep_alive(&mut self, _keep_alive: &KeepAlive, out: &mut BytesMut) {
         out.extend_from_slice(PING);
     }
+
+    /// Writes [`error_event`](Self::error_event) with the error type `api_error`, as the API
+    /// reports an internal failure mid-stream; no stop events follow.
+    fn error(&mut self, message: &str, out: &mut BytesMut) {
+        // A fixed event type and JSON data always frame.
+        let _ = Self::error_event("api_error", message).write_to(out);
+    }
 }

@@ -253,4 +253,11 @@ impl Format for OpenAiChat {
         write_json_string(out, &self.finish_reason);
         out.extend_from_slice(b"}]}\n\ndata: [DONE]\n\n");
     }
+
+    /// Writes [`error_event`](Self::error_event): no finish reason and no `[DONE]` follow,
+    /// as the API ends a stream that fails.
+    fn error(&mut self, message: &str, out: &mut BytesMut) {
+        // A data-only event always frames.
+        let _ = Self::error_event(message).write_to(out);
+    }
 }
