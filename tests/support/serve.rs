@@ -171,3 +171,75 @@ pub fn head(received: &[u8]) -> String {
         .expect("a complete response head");
     String::from_utf8_lossy(&received[..end]).to_ascii_lowercase()
 }
+
+/// A response read whole: status, headers, body.
+#[derive(Debug)]
+pub struct Whole {
+    pub status: hyper::StatusCode,
+    pub headers: hyper::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Whole {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|error| panic!("{error}: {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The events of an event-stream body; panics if it ends inside an event.
+    pub fn events(&self) -> Vec<tokenflush::sse::ParsedEvent> {
+        let mut parser = tokenflush::sse::Parser::new();
+        parser.feed(&self.body);
+        let events = std::iter::from_fn(|| parser.next_event().unwrap()).collect();
+        parser.finish().expect("the stream ends between events");
+        events
+    }
+}
+
+/// Sends `method path` with a JSON `body` over a new HTTP/1.1 connection (hyper's client)
+/// and reads the whole response, within `limit`.
+pub async fn request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+    limit: Duration,
+) -> Whole {
+    use http_body_util::BodyExt;
+
+    let exchange = async {
+        let socket = TcpStream::connect(address).await.expect("server accepts");
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(socket))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", address.to_string())
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                body.to_string(),
+            )))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        Whole {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.collect().await.unwrap().to_bytes(),
+        }
+    };
+    tokio::time::timeout(limit, exchange)
+        .await
+        .expect("the response ends in time")
+}
+
+/// Serves `router` with `axum::serve` on a loopback port.
+pub async fn serve(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    address
+}
