@@ -367,7 +367,8 @@ mod rechunking_proxy {
 
     #[tokio::test]
     async fn content_is_merged_and_everything_else_passes_through_in_order() {
-        let role = chunk(json!({"role": "assistant", "content": ""}), Value::Null);
+        // The role comes with text: the chunk is not merged, as it carries more than text.
+        let role = chunk(json!({"role": "assistant", "content": "Hi. "}), Value::Null);
         let tool_call = chunk(
             json!({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
                     "function": {"name": "lookup", "arguments": "{\"q\":\"é\"}"}}]}),
@@ -384,7 +385,11 @@ mod rechunking_proxy {
         let script = vec![
             (0, role.clone()),
             (5, content("Hel")),
-            (5, content("lo, ")),
+            // Unset fields sent as null are no news: this merges.
+            (
+                5,
+                chunk(json!({"content": "lo, ", "refusal": null}), Value::Null),
+            ),
             (5, content("wörld")),
             (5, tool_call.clone()),
             (5, content("Let me ")),

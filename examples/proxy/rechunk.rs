@@ -138,7 +138,8 @@ fn sort(event: ParsedEvent) -> Upstream {
 
 /// The text of a `chat.completion.chunk` whose only news is non-empty content for choice 0,
 /// taken out of it; `None` (and the chunk untouched) for any other chunk: a role, tool calls,
-/// a refusal, logprobs, a finish reason, usage, several choices.
+/// a refusal, logprobs, a finish reason, usage, several choices. Fields that are null count
+/// as absent.
 fn take_content(chunk: &mut Value) -> Option<String> {
     let object = chunk.as_object()?;
     if object.get("object")?.as_str()? != "chat.completion.chunk" {
@@ -159,7 +160,11 @@ fn take_content(chunk: &mut Value) -> Option<String> {
         .any(|(key, value)| key != "index" && key != "delta" && !value.is_null());
     let delta = choice.get("delta")?.as_object()?;
     let text = delta.get("content")?.as_str()?;
-    if news || delta.len() != 1 || text.is_empty() {
+    // Some servers send unset fields as null (`"refusal": null`): those are not news.
+    let more = delta
+        .iter()
+        .any(|(key, value)| key != "content" && !value.is_null());
+    if news || more || text.is_empty() {
         return None;
     }
     let text = text.to_owned();
