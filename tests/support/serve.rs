@@ -196,8 +196,8 @@ impl Whole {
     }
 }
 
-/// Sends `method path` with a JSON `body` over a new HTTP/1.1 connection (hyper's client)
-/// and reads the whole response, within `limit`.
+/// Sends `method path` with a JSON `body` (none for `null`) over a new HTTP/1.1 connection
+/// (hyper's client) and reads the whole response, within `limit`.
 pub async fn request(
     address: SocketAddr,
     method: &str,
@@ -214,15 +214,17 @@ pub async fn request(
                 .await
                 .unwrap();
         tokio::spawn(connection);
-        let request = hyper::Request::builder()
+        let mut request = hyper::Request::builder()
             .method(method)
             .uri(path)
-            .header("host", address.to_string())
-            .header("content-type", "application/json")
-            .body(http_body_util::Full::new(bytes::Bytes::from(
-                body.to_string(),
-            )))
-            .unwrap();
+            .header("host", address.to_string());
+        let body = if body.is_null() {
+            bytes::Bytes::new()
+        } else {
+            request = request.header("content-type", "application/json");
+            bytes::Bytes::from(body.to_string())
+        };
+        let request = request.body(http_body_util::Full::new(body)).unwrap();
         let response = sender.send_request(request).await.unwrap();
         let (parts, body) = response.into_parts();
         Whole {
@@ -242,4 +244,70 @@ pub async fn serve(router: axum::Router) -> SocketAddr {
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     address
+}
+
+/// Each event of a streamed response with the instant its bytes arrived, and the instant the
+/// request was sent; within `limit`.
+pub async fn timed_events(
+    address: SocketAddr,
+    path: &str,
+    body: &serde_json::Value,
+    limit: Duration,
+) -> (Instant, Vec<(Instant, tokenflush::sse::ParsedEvent)>) {
+    use http_body_util::BodyExt;
+
+    let exchange = async {
+        let socket = TcpStream::connect(address).await.expect("server accepts");
+        socket.set_nodelay(true).unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(socket))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let request = hyper::Request::post(path)
+            .header("host", address.to_string())
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                body.to_string(),
+            )))
+            .unwrap();
+        let sent = Instant::now();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let mut body = response.into_body();
+        let mut parser = tokenflush::sse::Parser::new();
+        let mut events = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let at = Instant::now();
+            if let Ok(data) = frame.unwrap().into_data() {
+                parser.feed(&data);
+            }
+            while let Some(event) = parser.next_event().unwrap() {
+                events.push((at, event));
+            }
+        }
+        parser.finish().expect("the stream ends between events");
+        (sent, events)
+    };
+    tokio::time::timeout(limit, exchange)
+        .await
+        .expect("the response ends in time")
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts connections on `address`; panics after `limit`.
+pub async fn wait_listening(address: SocketAddr, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while TcpStream::connect(address).await.is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {address}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
