@@ -1,7 +1,7 @@
 //! An HTTP body of Server-Sent Events for hyper and other servers built on the `http` crates
 //! (feature `http-body`).
 //!
-//! [`SseBody`] turns a stream of [`Chunk`](crate::Chunk)s — from
+//! [`SseBody`] turns a stream of [`Chunk`]s — from
 //! [`flush_with`](crate::FlushExt::flush_with), or `Result`s from
 //! [`try_flush_with`](crate::TryFlushExt::try_flush_with) — into an [`http_body::Body`] that
 //! yields one frame per chunk, framed by the [`sse`](crate::sse) encoders (plain events, event

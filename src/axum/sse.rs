@@ -24,9 +24,10 @@ use crate::sse::{Format, KeepAlive, TextEvents};
 ///
 /// # Examples
 ///
-/// A fallible model stream, in OpenAI's streaming format:
+/// A fallible model stream, in OpenAI's streaming format (feature `serde_json`):
 ///
-/// ```
+#[cfg_attr(feature = "serde_json", doc = "```")]
+#[cfg_attr(not(feature = "serde_json"), doc = "```ignore")]
 /// use axum::response::IntoResponse;
 /// use http_body_util::BodyExt;
 /// use tokenflush::axum::Sse;
@@ -115,7 +116,8 @@ impl<S, F> Sse<S, F> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "serde_json", doc = "```")]
+    #[cfg_attr(not(feature = "serde_json"), doc = "```ignore")]
     /// use tokenflush::axum::Sse;
     /// use tokenflush::sse::AnthropicMessages;
     /// use tokenflush::Chunk;
@@ -194,7 +196,8 @@ impl<S, F> Sse<S, F> {
     ///
     /// # Examples
     ///
-    /// ```
+    #[cfg_attr(feature = "serde_json", doc = "```")]
+    #[cfg_attr(not(feature = "serde_json"), doc = "```ignore")]
     /// use tokenflush::axum::Sse;
     /// use tokenflush::sse::OpenAiChat;
     /// use tokenflush::Chunk;

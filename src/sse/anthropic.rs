@@ -18,7 +18,8 @@ use crate::Chunk;
 ///    `message_stop`.
 ///
 /// Keep-alive frames are `ping` events, as the API sends them. For a stream that fails, send
-/// [`error_event`](Self::error_event): the SDKs raise the error it carries.
+/// [`error_event`](Self::error_event): the SDKs raise the error it carries. It is also the
+/// format's [`Format::error`], which the HTTP bodies send when upstream fails.
 ///
 /// # Examples
 ///

@@ -20,7 +20,8 @@ use crate::Chunk;
 ///
 /// Each object has `id`, `object`, `created`, `model` and
 /// `choices: [{index, delta, logprobs, finish_reason}]`. For a stream that fails, send
-/// [`error_event`](Self::error_event): the SDKs raise the error it carries.
+/// [`error_event`](Self::error_event): the SDKs raise the error it carries. It is also the
+/// format's [`Format::error`], which the HTTP bodies send when upstream fails.
 ///
 /// # Examples
 ///
