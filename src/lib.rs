@@ -1,7 +1,11 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod chunk;
+#[cfg(feature = "http-body")]
+pub mod http_body;
 pub mod observe;
 pub mod policy;
 pub mod sse;

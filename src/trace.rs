@@ -4,7 +4,7 @@
 //! A trace is JSON Lines, one token per line: `{"t": 0.412, "text": "Hello"}`, where `t` is
 //! seconds since the stream began and `text` the token (byte tokens decoded lossily). Record
 //! one from a live stream with [`TraceExt::record_trace`]; read one with
-//! [`Trace::from_jsonl`] (feature `serde_json`).
+//! `Trace::from_jsonl` (feature `serde_json`).
 //!
 //! # Examples
 //!

@@ -18,7 +18,8 @@ use crate::Chunk;
 ///    `message_stop`.
 ///
 /// Keep-alive frames are `ping` events, as the API sends them. For a stream that fails, send
-/// [`error_event`](Self::error_event): the SDKs raise the error it carries.
+/// [`error_event`](Self::error_event): the SDKs raise the error it carries. It is also the
+/// format's [`Format::error`], which the HTTP bodies send when upstream fails.
 ///
 /// # Examples
 ///
@@ -289,5 +290,12 @@ impl Format for AnthropicMessages {
 
     fn keep_alive(&mut self, _keep_alive: &KeepAlive, out: &mut BytesMut) {
         out.extend_from_slice(PING);
+    }
+
+    /// Writes [`error_event`](Self::error_event) with the error type `api_error`, as the API
+    /// reports an internal failure mid-stream; no stop events follow.
+    fn error(&mut self, message: &str, out: &mut BytesMut) {
+        // A fixed event type and JSON data always frame.
+        let _ = Self::error_event("api_error", message).write_to(out);
     }
 }

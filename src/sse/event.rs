@@ -411,6 +411,41 @@ pub(super) fn write_decimal(out: &mut BytesMut, value: u128) {
     out.extend_from_slice(&digits[start..]);
 }
 
+/// Writes `text` as a JSON string, quoted and escaped as `serde_json` escapes it (`"`, `\\`
+/// and the control characters below U+0020; never a raw line break), without needing it.
+pub(super) fn write_json_escaped(out: &mut BytesMut, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(text.len() + 2);
+    out.extend_from_slice(b"\"");
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (at, &byte) in bytes.iter().enumerate() {
+        let escape: &[u8] = match byte {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0C => b"\\f",
+            0x00..=0x1F => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 0xF)],
+            ],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..at]);
+        out.extend_from_slice(escape);
+        start = at + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.extend_from_slice(b"\"");
+}
+
 /// Writes `text` as a JSON string (quoted and escaped; never a raw line break).
 #[cfg(feature = "serde_json")]
 pub(super) fn write_json_string(out: &mut BytesMut, text: &str) {
@@ -435,6 +470,29 @@ mod tests {
             write_decimal(&mut out, value);
             assert_eq!(out, value.to_string().as_bytes());
             assert_eq!(decimal_len(value), value.to_string().len());
+        }
+    }
+
+    #[cfg(feature = "serde_json")]
+    #[test]
+    fn json_escaping_matches_serde_json() {
+        let mut every_control: String = (0u8..0x20).map(char::from).collect();
+        every_control.push_str("\"\\/\u{7f}\u{2028}é😀 plain");
+        for text in [
+            "",
+            "plain",
+            "\"",
+            "a\\b",
+            "line\r\nbreak",
+            every_control.as_str(),
+        ] {
+            let mut ours = BytesMut::new();
+            write_json_escaped(&mut ours, text);
+            assert_eq!(
+                ours,
+                serde_json::to_string(text).unwrap().as_bytes(),
+                "{text:?}"
+            );
         }
     }
 

@@ -3,7 +3,7 @@
 
 use bytes::BytesMut;
 
-use super::event::{write_data, write_decimal};
+use super::event::{write_data, write_decimal, write_json_escaped};
 use super::lines::has_line_break;
 use super::KeepAlive;
 use crate::Chunk;
@@ -124,6 +124,51 @@ pub trait Format {
     fn keep_alive(&mut self, keep_alive: &KeepAlive, out: &mut BytesMut) {
         out.extend_from_slice(keep_alive.frame());
     }
+
+    /// Appends the event that tells the client the stream failed with `message`; nothing
+    /// follows it.
+    ///
+    /// The encoders never call this (a fallible encoder yields the upstream error as `Err`);
+    /// the HTTP bodies do (`http_body::SseBody`, `axum::Sse`), so that an upstream error reaches
+    /// the client as a last event instead of a connection cut short.
+    ///
+    /// By default it is an event of type `error` whose data is a JSON object with the message:
+    ///
+    /// ```text
+    /// event: error
+    /// data: {"message":"<message, JSON-escaped>"}
+    /// ```
+    ///
+    /// A browser's `EventSource` dispatches it to its `error` listeners as a `MessageEvent`
+    /// with the JSON as `data` (the connection errors it also reports there have no `data`).
+    /// [`OpenAiChat`] and [`AnthropicMessages`] write their APIs' error events instead, which
+    /// the official SDKs raise as errors.
+    ///
+    #[cfg_attr(
+        feature = "serde_json",
+        doc = "[`OpenAiChat`]: super::OpenAiChat\n[`AnthropicMessages`]: super::AnthropicMessages"
+    )]
+    #[cfg_attr(
+        not(feature = "serde_json"),
+        doc = "[`OpenAiChat`]: https://docs.rs/tokenflush/latest/tokenflush/sse/struct.OpenAiChat.html\n[`AnthropicMessages`]: https://docs.rs/tokenflush/latest/tokenflush/sse/struct.AnthropicMessages.html"
+    )]
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use tokenflush::sse::{Format, TextEvents};
+    ///
+    /// let mut out = BytesMut::new();
+    /// TextEvents::new().error("model \"m\" overloaded\n", &mut out);
+    /// assert_eq!(out, "event: error\ndata: {\"message\":\"model \\\"m\\\" overloaded\\n\"}\n\n");
+    /// ```
+    fn error(&mut self, message: &str, out: &mut BytesMut) {
+        out.reserve(message.len() + 40);
+        out.extend_from_slice(b"event: error\ndata: {\"message\":");
+        write_json_escaped(out, message);
+        out.extend_from_slice(b"}\n\n");
+    }
 }
 
 impl<F: Format + ?Sized> Format for &mut F {
@@ -142,6 +187,10 @@ impl<F: Format + ?Sized> Format for &mut F {
     fn keep_alive(&mut self, keep_alive: &KeepAlive, out: &mut BytesMut) {
         (**self).keep_alive(keep_alive, out);
     }
+
+    fn error(&mut self, message: &str, out: &mut BytesMut) {
+        (**self).error(message, out);
+    }
 }
 
 impl<F: Format + ?Sized> Format for Box<F> {
@@ -159,6 +208,10 @@ impl<F: Format + ?Sized> Format for Box<F> {
 
     fn keep_alive(&mut self, keep_alive: &KeepAlive, out: &mut BytesMut) {
         (**self).keep_alive(keep_alive, out);
+    }
+
+    fn error(&mut self, message: &str, out: &mut BytesMut) {
+        (**self).error(message, out);
     }
 }
 

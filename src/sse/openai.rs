@@ -20,7 +20,8 @@ use crate::Chunk;
 ///
 /// Each object has `id`, `object`, `created`, `model` and
 /// `choices: [{index, delta, logprobs, finish_reason}]`. For a stream that fails, send
-/// [`error_event`](Self::error_event): the SDKs raise the error it carries.
+/// [`error_event`](Self::error_event): the SDKs raise the error it carries. It is also the
+/// format's [`Format::error`], which the HTTP bodies send when upstream fails.
 ///
 /// # Examples
 ///
@@ -252,5 +253,12 @@ impl Format for OpenAiChat {
         out.extend_from_slice(br#"{},"logprobs":null,"finish_reason":"#);
         write_json_string(out, &self.finish_reason);
         out.extend_from_slice(b"}]}\n\ndata: [DONE]\n\n");
+    }
+
+    /// Writes [`error_event`](Self::error_event): no finish reason and no `[DONE]` follow,
+    /// as the API ends a stream that fails.
+    fn error(&mut self, message: &str, out: &mut BytesMut) {
+        // A data-only event always frames.
+        let _ = Self::error_event(message).write_to(out);
     }
 }

@@ -124,6 +124,13 @@ impl<S, F> TryEncodeSse<S, F> {
         self.encoder.format_mut()
     }
 
+    /// The format, through a pin: what the HTTP bodies use to write the error event after the
+    /// stream ended with an error.
+    #[cfg(feature = "http-body")]
+    pub(crate) fn format_pin_mut(self: Pin<&mut Self>) -> &mut F {
+        self.project().encoder.format_mut()
+    }
+
     /// The upstream stream.
     ///
     /// # Examples
