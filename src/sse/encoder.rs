@@ -117,26 +117,28 @@ impl<F: Format> Encoder<F> {
             Phase::Done => return Poll::Ready(None),
             Phase::Fresh => {
                 self.phase = Phase::Streaming;
-                // `with_capacity` (not `reserve`) so that later blocks get this size too.
-                self.buf = BytesMut::with_capacity(BLOCK);
+                // The opening frame gets a buffer of its own size: a format that opens with
+                // nothing allocates nothing, so a stream waiting for its first token holds
+                // no block.
+                let mut opening = BytesMut::new();
                 if let Some(keep_alive) = &self.keep_alive {
                     if keep_alive.initial_comment() {
-                        self.format.keep_alive(keep_alive, &mut self.buf);
+                        self.format.keep_alive(keep_alive, &mut opening);
                     }
                 }
-                self.format.open(&mut self.buf);
-                if !self.buf.is_empty() {
-                    return Poll::Ready(Some(Ok(self.frame())));
-                }
+                self.format.open(&mut opening);
                 if self.keep_alive.is_some() {
                     self.last_frame = Some(Instant::now());
+                }
+                if !opening.is_empty() {
+                    return Poll::Ready(Some(Ok(opening.freeze())));
                 }
             }
             Phase::Streaming => {}
         }
         match poll_upstream(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
-                self.format.chunk(chunk.borrow(), &mut self.buf);
+                self.format.chunk(chunk.borrow(), block(&mut self.buf));
                 Poll::Ready(Some(Ok(self.frame())))
             }
             Poll::Ready(Some(Err(error))) => {
@@ -167,7 +169,7 @@ impl<F: Format> Encoder<F> {
         };
         match self.timer.poll_until(deadline, cx) {
             Poll::Ready(()) => {
-                self.format.keep_alive(keep_alive, &mut self.buf);
+                self.format.keep_alive(keep_alive, block(&mut self.buf));
                 Poll::Ready(Some(Ok(self.frame())))
             }
             Poll::Pending => Poll::Pending,
@@ -175,16 +177,12 @@ impl<F: Format> Encoder<F> {
     }
 
     /// Cuts what was written since the last frame off the buffer, and restarts the idle time.
+    /// The rest of the block stays for the next frames.
     fn frame(&mut self) -> Bytes {
         if self.keep_alive.is_some() {
             self.last_frame = Some(Instant::now());
         }
-        let frame = self.buf.split().freeze();
-        if self.buf.capacity() == 0 {
-            // Starts the next block now, so that the next frame's writes only copy.
-            self.buf.reserve(BLOCK);
-        }
-        frame
+        self.buf.split().freeze()
     }
 
     fn end(&mut self) {
@@ -192,4 +190,17 @@ impl<F: Format> Encoder<F> {
         self.timer.clear();
         self.last_frame = None;
     }
+}
+
+/// `buf`, with a block's room when the last block is used up: frames are cut from
+/// [`BLOCK`]-sized blocks, one allocation for many small frames. A used-up block is reused in
+/// place when its frames have all been dropped (as an HTTP body drops them once written),
+/// else a new one is taken, and only when a frame is to be written.
+fn block(buf: &mut BytesMut) -> &mut BytesMut {
+    if buf.capacity() == 0 && !buf.try_reclaim(BLOCK) {
+        // `with_capacity`, so that when a frame outgrows what is left of this block,
+        // `BytesMut` grows it by a whole block too.
+        *buf = BytesMut::with_capacity(BLOCK);
+    }
+    buf
 }
