@@ -10,6 +10,10 @@ use bytes::Bytes;
 use futures::stream::{self, Stream};
 use serde::{Deserialize, Serialize};
 
+#[path = "../shared/jitter.rs"]
+mod jitter;
+use jitter::Jitter;
+
 /// What the model says after echoing the question. Multi-byte text on purpose: accents,
 /// CJK, emoji (4-byte), typographic quotes and a line break.
 const ANSWER: &str = "Text from a model reaches you through a chain of buffers: the \
@@ -66,7 +70,7 @@ impl Simulation {
 
     /// The gap before each of `count` tokens: the first token's delay, then jittered gaps.
     pub(crate) fn gaps(&self, count: usize) -> Vec<Duration> {
-        let mut random = XorShift(self.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut random = Jitter::new(self.seed);
         let average = 1.0 / self.tokens_per_second;
         (0..count)
             .map(|index| {
@@ -79,18 +83,6 @@ impl Simulation {
                 }
             })
             .collect()
-    }
-}
-
-/// A small deterministic generator for the jitter (xorshift64).
-struct XorShift(u64);
-
-impl XorShift {
-    fn next_unit(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
