@@ -1,6 +1,7 @@
-//! A chat server on a simulated model: an OpenAI-compatible `POST /v1/chat/completions`
-//! (streaming and not) whose flush policy each request chooses, and a page at `/` that streams
-//! the same answer under three policies side by side, so the lag and its fix can be seen.
+//! A chat server on a simulated model: an OpenAI-compatible `POST /v1/chat/completions` and an
+//! Anthropic-compatible `POST /v1/messages` (streaming and not) whose flush policy each request
+//! chooses, and a page at `/` that streams the same answer under three policies side by side,
+//! so the lag and its fix can be seen.
 //!
 //! ```text
 //! cargo run --example chat_server --features axum,serde_json

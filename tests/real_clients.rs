@@ -1,5 +1,5 @@
 //! Real clients and a real proxy against the `chat_server` and `proxy` examples (run
-//! in-process on loopback ports): OpenAI's Python SDK, `curl -N`, headless Chromium on the demo
+//! in-process on loopback ports): OpenAI's and Anthropic's Python SDKs, `curl -N`, headless Chromium on the demo
 //! page, and nginx with its default buffering.
 //!
 //! They need tools from outside Cargo (`.ci/run` installs them). Where one is missing, the
@@ -7,7 +7,7 @@
 //! which makes it fail. They run one at a time: the nginx test measures milliseconds.
 //!
 //! Environment: `TOKENFLUSH_PYTHON` (default `python3`) is the interpreter with the `openai`
-//! package; `CHROMIUM` and `CHROMEDRIVER` override where those are found.
+//! and `anthropic` packages; `CHROMIUM` and `CHROMEDRIVER` override where those are found.
 
 #![cfg(all(feature = "axum", feature = "serde_json"))]
 
@@ -96,6 +96,48 @@ async fn start_chat_server() -> SocketAddr {
     serve::serve(router).await
 }
 
+/// The Python interpreter (`TOKENFLUSH_PYTHON`, else `python3`) if it can import `module`;
+/// else the test is skipped, or fails when required.
+async fn python_with(test: &str, module: &str) -> Option<String> {
+    let python = std::env::var("TOKENFLUSH_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let imports = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .is_ok_and(|status| status.success());
+    if !imports {
+        missing(test, &format!("{python} cannot import {module}"));
+        return None;
+    }
+    Some(python)
+}
+
+/// Runs `tests/clients/<script>` with the requests as its argument; the JSON it prints.
+async fn run_python_client(python: &str, script: &str, requests: &Value) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(script);
+    let run = Command::new(python)
+        .arg(&script)
+        .arg(requests.to_string())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the Python client finishes")
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "the Python client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    eprintln!("{script:?}: SDK {}", report["sdk_version"]);
+    report
+}
+
 const PROMPT: &str = "Is «this» streamed whole? 日本 🚀";
 
 // ---------------------------------------------------------------------------------------------
@@ -105,17 +147,9 @@ const PROMPT: &str = "Is «this» streamed whole? 日本 🚀";
 async fn openais_python_sdk_reads_the_chat_server_and_the_proxy() {
     let test = "openais_python_sdk_reads_the_chat_server_and_the_proxy";
     let _turn = one_at_a_time().await;
-    let python = std::env::var("TOKENFLUSH_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let has_sdk = Command::new(&python)
-        .args(["-c", "import openai"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|status| status.success());
-    if !has_sdk {
-        return missing(test, &format!("{python} cannot import openai"));
-    }
+    let Some(python) = python_with(test, "openai").await else {
+        return;
+    };
 
     let server = start_chat_server().await;
     let proxy = serve::serve(
@@ -153,23 +187,7 @@ async fn openais_python_sdk_reads_the_chat_server_and_the_proxy() {
         request(proxy, false, json!({"simulation": fast})),
     ]);
 
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/openai_client.py");
-    let run = Command::new(&python)
-        .arg(&script)
-        .arg(requests.to_string())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the Python client finishes")
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "the Python client failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    eprintln!("openai SDK {}", report["sdk_version"]);
+    let report = run_python_client(&python, "openai_client.py", &requests).await;
     let results = report["results"].as_array().unwrap();
     let answer = model::answer(PROMPT);
     for index in [0, 1, 4, 5] {
@@ -203,6 +221,76 @@ async fn openais_python_sdk_reads_the_chat_server_and_the_proxy() {
     let chunks = |index: usize| results[index]["chunks"].as_u64().unwrap();
     assert!(chunks(1) > 2 * chunks(0), "{} vs {}", chunks(1), chunks(0));
     assert!(chunks(4) < chunks(0), "{} vs {}", chunks(4), chunks(0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Anthropic's Python SDK
+
+#[tokio::test]
+async fn anthropics_python_sdk_reads_the_messages_route() {
+    let test = "anthropics_python_sdk_reads_the_messages_route";
+    let _turn = one_at_a_time().await;
+    let Some(python) = python_with(test, "anthropic").await else {
+        return;
+    };
+
+    let server = start_chat_server().await;
+    let fast = json!({"tokens_per_second": 400, "first_token_ms": 0});
+    let mut failing = fast.clone();
+    failing["fail_after"] = json!(7);
+    // The SDK adds `/v1/messages` to the base URL itself.
+    let request = |stream: bool, extra_body: Value| json!({"base_url": format!("http://{server}"), "prompt": PROMPT, "stream": stream, "extra_body": extra_body});
+    let time_bounded = json!({"policy": "time_bounded", "max_tokens": 4, "max_latency_ms": 100});
+    let requests = json!([
+        request(
+            true,
+            json!({"tokenflush": time_bounded, "simulation": fast})
+        ),
+        request(
+            true,
+            json!({"tokenflush": {"policy": "immediate"}, "simulation": fast})
+        ),
+        request(false, json!({"simulation": fast})),
+        request(true, json!({"simulation": failing})),
+    ]);
+
+    let report = run_python_client(&python, "anthropic_client.py", &requests).await;
+    let results = report["results"].as_array().unwrap();
+    let answer = model::answer(PROMPT);
+    let output_tokens = model::tokenize(&answer).len();
+    let input_tokens = model::tokenize(PROMPT).len();
+    for (index, result) in results[..3].iter().enumerate() {
+        if index < 2 {
+            assert_eq!(
+                result["text"],
+                answer.as_str(),
+                "request {index}: the text events"
+            );
+        }
+        assert_eq!(result["final_text"], answer.as_str(), "request {index}");
+        assert_eq!(result["stop_reason"], "end_turn", "request {index}");
+        assert_eq!(
+            result["usage"],
+            json!({"input_tokens": input_tokens, "output_tokens": output_tokens}),
+            "request {index}"
+        );
+    }
+    // Immediate sends a text event per character-complete token, TimeBounded(4, 100ms) about
+    // a quarter as many.
+    let text_events = |index: usize| results[index]["text_events"].as_u64().unwrap();
+    assert!(
+        text_events(1) > 2 * text_events(0),
+        "{} vs {}",
+        text_events(1),
+        text_events(0)
+    );
+    // The failure arrives as Anthropic's error event, which the SDK raises, after the text.
+    let partial: Vec<u8> = model::tokenize(&answer)[..7].concat();
+    assert_eq!(results[3]["text"], std::str::from_utf8(&partial).unwrap());
+    assert_eq!(
+        results[3]["error"],
+        json!({"type": "api_error", "message": "the simulated model failed after 7 tokens"})
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

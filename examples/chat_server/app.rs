@@ -1,8 +1,10 @@
-//! The chat server's routes: an OpenAI-compatible `POST /v1/chat/completions` backed by the
-//! simulated model, and the demo page at `/`.
+//! The chat server's routes: an OpenAI-compatible `POST /v1/chat/completions` and an
+//! Anthropic-compatible `POST /v1/messages` backed by the simulated model, and the demo page
+//! at `/`.
 //!
 //! The tests include this file (and its modules) to run the server in-process.
 
+mod messages;
 pub(crate) mod model;
 pub(crate) mod policy;
 
@@ -16,14 +18,15 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokenflush::axum::Sse;
-use tokenflush::sse::{KeepAlive, OpenAiChat};
+use tokenflush::policy::FlushPolicy;
+use tokenflush::sse::{Format, KeepAlive, OpenAiChat};
 use tokenflush::TryFlushExt;
 
-use model::{Generations, Simulation};
+use model::{Generations, ModelError, Simulation};
 use policy::PolicyConfig;
 
 /// The page at `/`: three panes streaming the same answer under three policies.
@@ -70,6 +73,7 @@ pub(crate) fn app(config: Config) -> (Router, Arc<Generations>) {
     let router = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/messages", post(messages::messages))
         .with_state(state);
     (router, generations)
 }
@@ -130,22 +134,13 @@ async fn chat_completions(State(state): State<AppState>, body: Bytes) -> Respons
         Ok(request) => request,
         Err(error) => return invalid_request(format!("invalid request body: {error}")),
     };
-    let Some(prompt) = request
-        .messages
-        .iter()
-        .rev()
-        .find(|message| message.role == "user")
-        .map(|message| text_of(&message.content))
-    else {
-        return invalid_request("messages must hold a user message");
-    };
-    let policy_config = request.tokenflush.unwrap_or(state.config.policy);
-    let policy = match policy_config.build() {
-        Ok(policy) => policy,
-        Err(error) => return invalid_request(format!("tokenflush: {error}")),
-    };
-    let simulation = match simulation(&state.config.simulation, request.simulation) {
-        Ok(simulation) => simulation,
+    let generation = match Generation::of(
+        &state,
+        &request.messages,
+        request.tokenflush,
+        request.simulation,
+    ) {
+        Ok(generation) => generation,
         Err(error) => return invalid_request(error),
     };
 
@@ -154,44 +149,45 @@ async fn chat_completions(State(state): State<AppState>, body: Bytes) -> Respons
         state.next_id.fetch_add(1, Ordering::Relaxed)
     );
     let max_tokens = request.max_completion_tokens.or(request.max_tokens);
-    let (tokens, cut) = model::truncate(model::tokenize(&model::answer(&prompt)), max_tokens);
+    let (tokens, cut) = model::truncate(
+        model::tokenize(&model::answer(&generation.prompt)),
+        max_tokens,
+    );
     let completion_tokens = tokens.len();
     let finish_reason = if cut { "length" } else { "stop" };
-    let tokens = model::generate(id.clone(), tokens, &simulation, &state.generations);
+    let tokens = model::generate(
+        id.clone(),
+        tokens,
+        &generation.simulation,
+        &state.generations,
+    );
     eprintln!(
         "{id}: {} tokens at {} tokens/s, {}, {}",
         completion_tokens,
-        simulation.tokens_per_second,
-        policy_config,
+        generation.simulation.tokens_per_second,
+        generation.policy_config,
         if request.stream { "streaming" } else { "whole" }
     );
 
     if request.stream {
         let format = OpenAiChat::new(id, request.model).with_finish_reason(finish_reason);
-        return Sse::new(tokens.try_flush_with(policy))
-            .with_format(format)
-            .with_keep_alive(KeepAlive::new().with_interval(state.config.keep_alive))
-            .into_response();
+        return streamed(&state, tokens, generation.policy, format);
     }
 
-    let mut text = Vec::new();
-    let mut tokens = std::pin::pin!(tokens);
-    while let Some(token) = tokens.next().await {
-        match token {
-            Ok(token) => text.extend_from_slice(&token),
-            Err(error) => {
-                return api_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    error.to_string(),
-                )
-            }
+    let text = match whole_text(tokens).await {
+        Ok(text) => text,
+        Err(error) => {
+            return api_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                error.to_string(),
+            )
         }
-    }
+    };
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
-    let prompt_tokens = model::tokenize(&prompt).len();
+    let prompt_tokens = model::tokenize(&generation.prompt).len();
     Json(json!({
         "id": id,
         "object": "chat.completion",
@@ -199,7 +195,7 @@ async fn chat_completions(State(state): State<AppState>, body: Bytes) -> Respons
         "model": request.model,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": String::from_utf8_lossy(&text)},
+            "message": {"role": "assistant", "content": text},
             "logprobs": null,
             "finish_reason": finish_reason,
         }],
@@ -210,6 +206,72 @@ async fn chat_completions(State(state): State<AppState>, body: Bytes) -> Respons
         },
     }))
     .into_response()
+}
+
+/// What a request of either API asks of the simulated model, checked.
+struct Generation {
+    /// The last user message's text.
+    prompt: String,
+    policy_config: PolicyConfig,
+    policy: Box<dyn FlushPolicy + Send>,
+    simulation: Simulation,
+}
+
+impl Generation {
+    /// The prompt, flush policy and simulation of a request, or why they are invalid.
+    fn of(
+        state: &AppState,
+        messages: &[Message],
+        tokenflush: Option<PolicyConfig>,
+        overrides: Option<serde_json::Map<String, Value>>,
+    ) -> Result<Self, String> {
+        let prompt = messages
+            .iter()
+            .rev()
+            .find(|message| message.role == "user")
+            .map(|message| text_of(&message.content))
+            .ok_or("messages must hold a user message")?;
+        let policy_config = tokenflush.unwrap_or(state.config.policy);
+        let policy = policy_config
+            .build()
+            .map_err(|error| format!("tokenflush: {error}"))?;
+        let simulation = simulation(&state.config.simulation, overrides)?;
+        Ok(Self {
+            prompt,
+            policy_config,
+            policy,
+            simulation,
+        })
+    }
+}
+
+/// The tokens as an SSE response in `format`, through the request's flush policy, with the
+/// server's keep-alive.
+fn streamed<F>(
+    state: &AppState,
+    tokens: impl Stream<Item = Result<Bytes, ModelError>> + Send + 'static,
+    policy: Box<dyn FlushPolicy + Send>,
+    format: F,
+) -> Response
+where
+    F: Format + Send + 'static,
+{
+    Sse::new(tokens.try_flush_with(policy))
+        .with_format(format)
+        .with_keep_alive(KeepAlive::new().with_interval(state.config.keep_alive))
+        .into_response()
+}
+
+/// The whole text of `tokens` (byte pieces joined, then decoded), or the model's failure.
+async fn whole_text(
+    tokens: impl Stream<Item = Result<Bytes, ModelError>>,
+) -> Result<String, ModelError> {
+    let mut text = Vec::new();
+    let mut tokens = std::pin::pin!(tokens);
+    while let Some(token) = tokens.next().await {
+        text.extend_from_slice(&token?);
+    }
+    Ok(String::from_utf8_lossy(&text).into_owned())
 }
 
 /// The server's simulation with the request's fields laid over it.
