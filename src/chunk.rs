@@ -274,6 +274,12 @@ pub enum FlushReason {
     /// Upstream had nothing more ready, so what arrived together went out together
     /// ([`Coalesce`](crate::policy::Coalesce)).
     Idle,
+    /// The adapter's byte cap was reached, whatever the policy said
+    /// ([`with_max_buffered`](crate::FlushWith::with_max_buffered)).
+    Bytes,
+    /// Flushed ahead of an upstream item that does not merge with the buffered text: a
+    /// pass-through item, or text of another kind.
+    Item,
 }
 
 impl FlushReason {
@@ -295,6 +301,8 @@ impl FlushReason {
             Self::Error => "error",
             Self::First => "first",
             Self::Idle => "idle",
+            Self::Bytes => "bytes",
+            Self::Item => "item",
         }
     }
 }

@@ -4,12 +4,12 @@
 #[cfg(feature = "axum")]
 pub mod axum;
 mod chunk;
+mod flush;
 #[cfg(feature = "http-body")]
 pub mod http_body;
 pub mod observe;
 pub mod policy;
 pub mod sse;
-mod stream;
 mod timer;
 mod token;
 pub mod trace;
@@ -18,6 +18,6 @@ pub mod tune;
 pub mod utf8;
 
 pub use chunk::{Chunk, FlushReason};
+pub use flush::{FlushExt, FlushInput, FlushWith, TryFlushExt, TryFlushWith};
 pub use policy::FlushPolicy;
-pub use stream::{FlushExt, FlushWith, TryFlushExt, TryFlushWith};
 pub use token::{Token, TokenContent};

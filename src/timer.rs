@@ -4,7 +4,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::time::Duration;
+
 use tokio::time::{Instant, Sleep};
+
+/// Deadlines further away than this are never waited for: no timer is armed. Tokio rounds a
+/// deadline up to its next millisecond tick, which overflows near the largest `Instant`; thirty
+/// years is what Tokio itself takes for "never".
+const NEVER: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// An adapter's one timer: created the first time the adapter must wait for an instant (so the
 /// adapter can be built, and used without deadlines, outside a Tokio runtime), then reset in
@@ -16,7 +23,13 @@ impl LazyTimer {
     /// Polls the timer for `deadline`, arming it first if it was set for another instant.
     ///
     /// Registers the task to be woken at `deadline` when it returns `Pending`.
+    /// A deadline more than thirty years away is never reached: `Pending`, with no timer armed.
     pub(crate) fn poll_until(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        let never = Instant::now().checked_add(NEVER);
+        if never.is_none_or(|never| deadline > never) {
+            self.0 = None;
+            return Poll::Pending;
+        }
         let timer = match &mut self.0 {
             Some(timer) => {
                 if timer.deadline() != deadline {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokenflush::policy::{FixedBatch, Immediate, TimeBounded};
 use tokenflush::{Chunk, FlushExt, FlushReason};
 
@@ -60,9 +60,17 @@ fn poll<S: Stream + Unpin>(stream: &mut S) -> Poll<Option<S::Item>> {
     Pin::new(stream).poll_next(&mut Context::from_waker(Waker::noop()))
 }
 
+/// The one test of this binary: dhat counts every thread's allocations, so the checks run one
+/// after another, with no other test thread allocating meanwhile.
 #[test]
-fn steady_state_costs_one_allocation_per_chunk_and_none_per_token() {
+fn allocations() {
     let _profiler = dhat::Profiler::builder().testing().build();
+    steady_state_costs_one_allocation_per_chunk_and_none_per_token();
+    the_byte_cap_bounds_memory_whatever_the_policy();
+    a_huge_token_does_not_leave_a_huge_buffer_behind();
+}
+
+fn steady_state_costs_one_allocation_per_chunk_and_none_per_token() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
@@ -141,4 +149,67 @@ fn steady_state_costs_one_allocation_per_chunk_and_none_per_token() {
         allocations <= count + 8,
         "Immediate: {allocations} allocations for {count} chunks"
     );
+}
+
+/// Yields `count` tokens of `len` bytes each, made on demand: the upstream holds no more than
+/// the token it hands out.
+fn made_on_demand(count: usize, len: usize) -> impl Stream<Item = String> + Unpin {
+    futures::stream::iter((0..count).map(move |i| {
+        let byte = b'a' + (i % 26) as u8;
+        String::from_utf8(vec![byte; len]).unwrap()
+    }))
+}
+
+fn the_byte_cap_bounds_memory_whatever_the_policy() {
+    // A policy that would hold everything: 16 MiB arrive and nothing asks for a flush.
+    const TOKENS: usize = 16 * 1024;
+    const LEN: usize = 1024;
+    for cap in [4 * 1024, 64 * 1024] {
+        let chunks = made_on_demand(TOKENS, LEN).flush_with(FixedBatch::new(usize::MAX));
+        let mut chunks = if cap == 64 * 1024 {
+            chunks // the default
+        } else {
+            chunks.with_max_buffered(cap)
+        };
+        let before = dhat::HeapStats::get();
+        let mut peak_above_start = 0;
+        let mut total = 0;
+        while let Poll::Ready(Some(chunk)) = poll(&mut chunks) {
+            assert_eq!(chunk.reason(), FlushReason::Bytes);
+            assert!(chunk.as_str().len() <= cap);
+            total += chunk.as_str().len();
+            let now = dhat::HeapStats::get();
+            peak_above_start = peak_above_start.max(now.curr_bytes - before.curr_bytes);
+        }
+        assert_eq!(total, TOKENS * LEN, "nothing is lost");
+        // The buffer (up to the cap, grown by doubling), the chunk being handed out (a copy of
+        // the buffer) and one token: at most 4 x the cap + a token.
+        assert!(
+            peak_above_start <= 4 * cap + LEN,
+            "cap {cap}: {peak_above_start} bytes held at the peak for a 16 MiB stream"
+        );
+    }
+}
+
+fn a_huge_token_does_not_leave_a_huge_buffer_behind() {
+    const HUGE: usize = 4 << 20;
+    let before = dhat::HeapStats::get().curr_bytes;
+    let tokens = futures::stream::iter(["small ", &"x".repeat(HUGE)].map(str::to_owned))
+        .chain(futures::stream::pending());
+    let mut chunks = tokens
+        .flush_with(FixedBatch::new(2))
+        .with_max_buffered(2 * HUGE);
+    // The buffer grows to hold both tokens; the chunk is a copy of it.
+    let Poll::Ready(Some(chunk)) = poll(&mut chunks) else {
+        panic!("two tokens make a chunk")
+    };
+    assert_eq!(chunk.as_str().len(), "small ".len() + HUGE);
+    drop(chunk);
+    // The adapter keeps at most 64 KiB of buffer capacity once the huge text is gone.
+    let kept = dhat::HeapStats::get().curr_bytes - before;
+    assert!(
+        kept < 128 * 1024,
+        "{kept} bytes still held by the adapter after a {HUGE}-byte token went out"
+    );
+    drop(chunks);
 }

@@ -6,9 +6,11 @@ use std::pin::pin;
 use std::time::Duration;
 
 use futures::stream::{self, FusedStream, Stream, StreamExt};
-use support::{ms, tok, DropGuard, Scripted, Step};
+use support::{collect_timed, ms, tok, DropGuard, Scripted, Step};
+use tokenflush::observe::{FlushObserver, FlushRecord};
 use tokenflush::policy::{Coalesce, FixedBatch, FlushPolicy, Immediate, TimeBounded};
 use tokenflush::{Chunk, FlushExt, FlushReason, TryFlushExt};
+use tokio::time::Instant;
 
 const TEXT: &str = "Héllo, wörld! Ünïcödé 日本語のテキスト 😀🎉 and plain ASCII.";
 
@@ -206,6 +208,95 @@ async fn works_by_mutable_reference<P: FlushPolicy>(mut policy: P) {
     }
 }
 
+/// An observer that reads everything it is given, as a metrics observer would.
+#[derive(Debug, Default)]
+struct Recorder(Vec<Duration>);
+
+impl FlushObserver for Recorder {
+    fn on_first_token(&mut self, since_start: Duration) {
+        self.0.push(since_start);
+    }
+
+    fn on_flush(&mut self, flush: &FlushRecord<'_>) {
+        self.0.push(flush.since_start());
+    }
+}
+
+/// A script with everything that has made chunk boundaries depend on incidental clock reads:
+/// bursts of ready tokens, silences, split characters, and an error.
+fn mixed_script() -> Vec<Step> {
+    let mut script = Vec::new();
+    for (i, token) in byte_tokens().into_iter().enumerate() {
+        script.push(Step::Token(token));
+        if i % 3 == 2 {
+            script.push(ms([1, 4, 9, 30][i % 4]));
+        }
+        if i == 7 {
+            script.push(Step::Error("hiccup"));
+        }
+    }
+    script
+}
+
+async fn observing_changes_nothing<P: FlushPolicy>(make: impl Fn() -> P) {
+    type Timed = Vec<(Duration, Result<Chunk, &'static str>)>;
+    let start = Instant::now();
+    let plain: Timed =
+        collect_timed(Scripted::new(mixed_script()).try_flush_with(make()), start).await;
+    let start = Instant::now();
+    let mut recorder = Recorder::default();
+    let observed: Timed = collect_timed(
+        Scripted::new(mixed_script())
+            .try_flush_with(make())
+            .with_observer(&mut recorder),
+        start,
+    )
+    .await;
+    assert!(
+        !recorder.0.is_empty(),
+        "the observer was told of the stream"
+    );
+    assert_eq!(
+        plain, observed,
+        "an observer must not change what is flushed, or when"
+    );
+    // The same holds for a stream that ends in the middle of a burst.
+    let tokens = ["a", "b", "c"];
+    let plain: Vec<Chunk> = stream::iter(tokens).flush_with(make()).collect().await;
+    let observed: Vec<Chunk> = stream::iter(tokens)
+        .flush_with(make())
+        .with_observer(Recorder::default())
+        .collect()
+        .await;
+    assert_eq!(plain, observed);
+}
+
+async fn holds_at_most_the_byte_cap<P: FlushPolicy>(policy: P) {
+    const CAP: usize = 16;
+    let mut tokens = text_tokens();
+    tokens.insert(5, "x".repeat(40)); // larger than the cap on its own
+    tokens.insert(9, "y".repeat(CAP)); // exactly the cap
+    let chunks: Vec<Chunk> = stream::iter(tokens.clone())
+        .flush_with(policy)
+        .with_max_buffered(CAP)
+        .collect()
+        .await;
+    assert_chunks_sound(&chunks, &tokens.concat(), tokens.len());
+    for chunk in &chunks {
+        let len = chunk.as_str().len();
+        assert!(
+            len <= CAP || chunk.token_count() == 1,
+            "only a single token larger than the cap makes a larger chunk: {len} bytes in {} tokens",
+            chunk.token_count()
+        );
+    }
+    let whole = chunks
+        .iter()
+        .find(|chunk| chunk.as_str().starts_with('x'))
+        .unwrap();
+    assert_eq!(whole.as_str(), "x".repeat(40), "a large token is not split");
+}
+
 macro_rules! contract {
     ($($name:ident => $policy:expr;)*) => {$(
         mod $name {
@@ -235,6 +326,10 @@ macro_rules! contract {
             async fn works_as_trait_object() { super::works_as_trait_object(Box::new($policy)).await }
             #[tokio::test(start_paused = true)]
             async fn works_by_mutable_reference() { super::works_by_mutable_reference($policy).await }
+            #[tokio::test(start_paused = true)]
+            async fn observing_changes_nothing() { super::observing_changes_nothing(|| $policy).await }
+            #[tokio::test(start_paused = true)]
+            async fn holds_at_most_the_byte_cap() { super::holds_at_most_the_byte_cap($policy).await }
         }
     )*};
 }
@@ -251,4 +346,5 @@ contract! {
     time_bounded_time_only => TimeBounded::new(usize::MAX, Duration::from_millis(5)).with_immediate_first(false);
     time_bounded_zero_latency => TimeBounded::new(4, Duration::ZERO);
     time_bounded_unbounded_latency => TimeBounded::new(4, Duration::MAX);
+    time_bounded_zero_latency_held_first => TimeBounded::new(16, Duration::ZERO).with_immediate_first(false);
 }

@@ -530,3 +530,146 @@ async fn policy_accessors_reach_the_policy() {
     let texts: Vec<String> = chunks.map(Chunk::into_string).collect().await;
     assert_eq!(texts, ["ab", "cd"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_zero_time_bound_flushes_every_token_at_once() {
+    // Each token is `max_latency` old the moment it arrives, whether or not the first one is
+    // held back by default, and whether or not anyone observes the stream.
+    let policy = TimeBounded::new(16, Duration::ZERO).with_immediate_first(false);
+    let chunks: Vec<Chunk> = stream::iter(["a", "b", "c"])
+        .flush_with(policy)
+        .collect()
+        .await;
+    let flushed: Vec<_> = chunks.iter().map(|c| (c.as_str(), c.reason())).collect();
+    assert_eq!(
+        flushed,
+        [
+            ("a", FlushReason::Deadline),
+            ("b", FlushReason::Deadline),
+            ("c", FlushReason::Deadline),
+        ]
+    );
+}
+
+#[test]
+fn a_zero_time_bound_needs_no_runtime() {
+    // Outside any Tokio runtime: a deadline already reached flushes without arming a timer.
+    futures::executor::block_on(async {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let policy = TimeBounded::new(16, Duration::ZERO).with_immediate_first(false);
+        let mut chunks = pin!(rx.flush_with(policy));
+        tx.unbounded_send("a").unwrap();
+        let chunk = chunks.next().await.unwrap();
+        assert_eq!(
+            (chunk.as_str(), chunk.reason()),
+            ("a", FlushReason::Deadline)
+        );
+        assert!(futures::poll!(chunks.next()).is_pending());
+    });
+}
+
+/// The longest duration that still fits when added to now: one more millisecond does not, and
+/// Tokio rounds deadlines up to their next millisecond tick.
+fn duration_just_below_the_last_instant() -> Duration {
+    let now = Instant::now();
+    let (mut fits, mut overflows) = (Duration::ZERO, Duration::MAX);
+    while overflows - fits > Duration::from_nanos(1) {
+        let mid = fits + (overflows - fits) / 2;
+        if now.checked_add(mid).is_some() {
+            fits = mid;
+        } else {
+            overflows = mid;
+        }
+    }
+    fits
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_time_bound_near_the_last_instant_does_not_panic() {
+    let latency = duration_just_below_the_last_instant();
+    let upstream = Scripted::new([tok("a"), tok("b"), ms(3_600_000), tok("c")]).bytes();
+    let policy = TimeBounded::new(8, latency).with_immediate_first(false);
+    let chunks = collect_timed(upstream.flush_with(policy), Instant::now()).await;
+    assert_eq!(
+        timeline(&chunks),
+        [row(3_600_000, "abc", FlushReason::End, 3_600_000)]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn size_hint_counts_a_partial_character_with_nothing_buffered() {
+    /// One byte of a two-byte character, then nothing more (but never ends).
+    struct HalfCharacter(bool);
+
+    impl Stream for HalfCharacter {
+        type Item = Vec<u8>;
+
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Vec<u8>>> {
+            if std::mem::replace(&mut self.0, true) {
+                Poll::Pending
+            } else {
+                Poll::Ready(Some(vec![0xC3]))
+            }
+        }
+
+        fn size_hint(&self) -> (usize, Option<usize>) {
+            (0, Some(usize::from(!self.0)))
+        }
+    }
+
+    let mut chunks = pin!(HalfCharacter(false).flush_with(FixedBatch::new(8)));
+    assert!(futures::poll!(chunks.next()).is_pending());
+    assert_eq!(chunks.buffered_text(), "");
+    // The carried byte can still go out as U+FFFD at the end: one more chunk at most.
+    assert_eq!(chunks.size_hint(), (0, Some(1)));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_always_ready_adapter_yields_to_other_tasks_of_its_runtime() {
+    // Every poll yields a chunk, so without a cooperative budget the consumer never returns to
+    // the scheduler and the other task runs only when the whole stream is done.
+    const TOKENS: usize = 200_000;
+    let ran = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let other = tokio::spawn({
+        let (ran, done) = (Arc::clone(&ran), Arc::clone(&done));
+        async move {
+            while !done.load(Ordering::SeqCst) {
+                ran.fetch_add(1, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    let mut chunks =
+        pin!(stream::iter(std::iter::repeat_n("x", TOKENS)).flush_with(Immediate::new()));
+    let mut consumed = 0;
+    let mut ran_while_consuming = 0;
+    while let Some(chunk) = chunks.next().await {
+        consumed += chunk.token_count();
+        if consumed == TOKENS / 2 {
+            ran_while_consuming = ran.load(Ordering::SeqCst);
+        }
+    }
+    done.store(true, Ordering::SeqCst);
+    other.await.unwrap();
+    // Tokio's budget is 128 units a turn: the other task runs about once per 128 chunks.
+    assert!(
+        ran_while_consuming >= TOKENS / 2 / 1024,
+        "the other task ran {ran_while_consuming} times while {} chunks went by",
+        TOKENS / 2
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn debug_shows_sizes_not_buffered_text() {
+    let tokens = stream::iter(["the user's ", "secret"]).chain(stream::pending());
+    let mut chunks = pin!(tokens.flush_with(FixedBatch::new(8)));
+    assert!(futures::poll!(chunks.next()).is_pending());
+    assert_eq!(chunks.buffered_text(), "the user's secret");
+    let debug = format!("{:?}", chunks.as_ref().get_ref());
+    assert!(!debug.contains("secret"), "{debug}");
+    assert!(debug.contains("buffered_bytes: 17"), "{debug}");
+}

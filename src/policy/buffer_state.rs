@@ -2,6 +2,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::flush::{Oldest, PollClock};
+
 /// What a [`FlushPolicy`](super::FlushPolicy) sees of the buffer when it decides.
 ///
 /// A plain value with getters and a public constructor, so a policy can be unit-tested without
@@ -30,6 +32,10 @@ pub struct BufferState<'a> {
     token_count: usize,
     oldest: Option<Instant>,
     now: Option<Instant>,
+    /// The adapter's clock for the current poll, read only if the policy asks for an instant.
+    clock: Option<&'a PollClock>,
+    /// The oldest text arrived during the current poll: its instant is the poll's.
+    oldest_this_poll: bool,
     chunks_emitted: u64,
     upstream_idle: bool,
 }
@@ -54,26 +60,35 @@ impl<'a> BufferState<'a> {
             token_count,
             oldest: None,
             now: None,
+            clock: None,
+            oldest_this_poll: false,
             chunks_emitted: 0,
             upstream_idle: false,
         }
     }
 
-    /// A state with every field given, for the adapter.
+    /// The adapter's view: instants are read from the poll's clock when the policy asks.
     #[inline(always)]
-    pub(crate) const fn from_parts(
+    pub(crate) const fn from_engine(
         text: &'a str,
         token_count: usize,
-        oldest: Option<Instant>,
-        now: Option<Instant>,
+        oldest: Oldest,
+        clock: &'a PollClock,
         chunks_emitted: u64,
         upstream_idle: bool,
     ) -> Self {
+        let (oldest, oldest_this_poll) = match oldest {
+            Oldest::At(instant) => (Some(instant), false),
+            Oldest::ThisPoll => (None, true),
+            Oldest::None => (None, false),
+        };
         Self {
             text,
             token_count,
             oldest,
-            now,
+            now: None,
+            clock: Some(clock),
+            oldest_this_poll,
             chunks_emitted,
             upstream_idle,
         }
@@ -93,6 +108,7 @@ impl<'a> BufferState<'a> {
     #[must_use]
     pub const fn with_oldest(mut self, oldest: Instant) -> Self {
         self.oldest = Some(oldest);
+        self.oldest_this_poll = false;
         self
     }
 
@@ -190,12 +206,11 @@ impl<'a> BufferState<'a> {
     /// When the oldest buffered text became complete: the instant its token was pulled, or for a
     /// byte token that ended inside a character, the instant that character was completed.
     ///
-    /// `None` while that text arrived during the adapter's current poll and the clock has not
-    /// been read for it: such text is younger than anything a poll can measure, and reading the
-    /// clock for every batch would cost more than the rest of the batch. Before the adapter
-    /// waits (upstream idle) or yields to the executor with text buffered, it reads the clock
-    /// and asks the policy again, with `oldest()` set. A time-based policy therefore answers
-    /// [`Decision::Wait`](super::Decision::Wait) when this is `None`.
+    /// The adapter reads the clock at most once per poll, and only when a policy asks for an
+    /// instant: tokens pulled during one poll count as pulled at the poll's instant (exact on a
+    /// paused clock, off by the poll's duration — microseconds — on a real one). A policy that
+    /// never asks costs no clock read. `None` when nothing is buffered, or in a state built with
+    /// [`new`](Self::new) without [`with_oldest`](Self::with_oldest).
     ///
     /// # Examples
     ///
@@ -207,13 +222,16 @@ impl<'a> BufferState<'a> {
     /// assert_eq!(BufferState::new("a", 1).with_oldest(t).oldest(), Some(t));
     /// ```
     #[must_use]
-    pub const fn oldest(&self) -> Option<Instant> {
-        self.oldest
+    pub fn oldest(&self) -> Option<Instant> {
+        match self.clock {
+            Some(clock) if self.oldest_this_poll => Some(clock.now()),
+            _ => self.oldest,
+        }
     }
 
-    /// The current instant, if the adapter read the clock during this poll (it reads it at most
-    /// once per poll, and only when something needs it: a deadline to check, an arrival to pin
-    /// down, a chunk's [`held_for`](crate::Chunk::held_for)).
+    /// The current instant: from the adapter, the poll's instant (the clock is read once per
+    /// poll, when first asked); in a state built with [`new`](Self::new), what
+    /// [`with_now`](Self::with_now) set, if anything.
     ///
     /// # Examples
     ///
@@ -223,8 +241,11 @@ impl<'a> BufferState<'a> {
     /// assert_eq!(BufferState::new("a", 1).now(), None);
     /// ```
     #[must_use]
-    pub const fn now(&self) -> Option<Instant> {
-        self.now
+    pub fn now(&self) -> Option<Instant> {
+        match (self.now, self.clock) {
+            (None, Some(clock)) => Some(clock.now()),
+            (now, _) => now,
+        }
     }
 
     /// How long the oldest buffered text has waited, when both instants are known.

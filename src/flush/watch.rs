@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::flusher::PollClock;
 use crate::observe::{FlushObserver, FlushRecord, StreamOutcome, StreamRecord};
 use crate::Chunk;
 
@@ -62,27 +61,25 @@ impl<O: FlushObserver> Watch<O> {
         self.reported = true;
     }
 
+    // The observer reads the clock on its own, never through the engine's per-poll clock:
+    // whether the engine read the clock during a poll must not depend on who is watching.
+
     /// A token was pulled; the buffer now holds `buffered_bytes` of complete text.
-    pub(super) fn on_token(
-        &mut self,
-        clock: &mut PollClock,
-        buffered_bytes: usize,
-        replacements: u64,
-    ) {
+    pub(super) fn on_token(&mut self, buffered_bytes: usize, replacements: u64) {
         let Some(start) = self.start else { return };
         self.tokens += 1;
         self.buffered_bytes = buffered_bytes;
         self.replacements = replacements;
         if self.first_token.is_none() {
-            let since_start = clock.now().saturating_duration_since(start);
+            let since_start = Instant::now().saturating_duration_since(start);
             self.first_token = Some(since_start);
             self.observer.on_first_token(since_start);
         }
     }
 
-    pub(super) fn on_flush(&mut self, clock: &mut PollClock, chunk: &Chunk, replacements: u64) {
+    pub(super) fn on_flush(&mut self, chunk: &Chunk, replacements: u64) {
         let Some(start) = self.start else { return };
-        let now = clock.now();
+        let now = Instant::now();
         let since_start = now.saturating_duration_since(start);
         self.chunks += 1;
         self.bytes += chunk.as_str().len() as u64;
@@ -106,11 +103,11 @@ impl<O: FlushObserver> Watch<O> {
         }
     }
 
-    pub(super) fn on_end(&mut self, clock: &mut PollClock, replacements: u64) {
+    pub(super) fn on_end(&mut self, replacements: u64) {
         if self.start.is_some() {
             self.replacements = replacements;
             self.buffered_bytes = 0;
-            self.report(StreamOutcome::Completed, clock.now());
+            self.report(StreamOutcome::Completed, Instant::now());
         }
     }
 

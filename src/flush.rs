@@ -1,23 +1,25 @@
-//! Stream adapters that turn a stream of tokens into a stream of [`Chunk`](crate::Chunk)s.
+//! The flush adapter: a stream of tokens (or typed items) in, a stream of [`Chunk`](crate::Chunk)s out.
 //!
-//! [`FlushExt::flush_with`] and [`TryFlushExt::try_flush_with`] buffer tokens and let a
-//! [`FlushPolicy`] decide when the buffer becomes a chunk. The adapter owns the buffer, an
-//! incremental UTF-8 decoder (so no chunk splits a character) and at most one timer.
+//! [`FlushExt::flush_with`] buffers tokens and lets a [`FlushPolicy`] decide when the buffer
+//! becomes a chunk. The adapter ([`FlushWith`]) owns the buffer, an incremental UTF-8 decoder
+//! (so no chunk splits a character), a cap on the bytes it holds, and at most one timer; the
+//! engine behind it is in `engine.rs`, what it accepts from upstream in `input.rs`.
 
+mod engine;
 mod flush_with;
-mod flusher;
-mod try_flush_with;
+mod input;
 mod watch;
 
-pub use flush_with::FlushWith;
-pub use try_flush_with::TryFlushWith;
+pub(crate) use engine::{Oldest, PollClock};
+pub use flush_with::{FlushWith, TryFlushWith};
+pub use input::FlushInput;
 
 use futures_core::{Stream, TryStream};
 
 use crate::policy::FlushPolicy;
-use crate::Token;
 
-/// Adds [`flush_with`](FlushExt::flush_with) to every [`Stream`] of [`Token`]s.
+/// Adds [`flush_with`](FlushExt::flush_with) to every [`Stream`] of [`FlushInput`]s: tokens,
+/// or `Result`s of them.
 pub trait FlushExt: Stream {
     /// Buffers the stream's tokens and yields them as [`Chunk`](crate::Chunk)s when `policy`
     /// says so.
@@ -25,17 +27,31 @@ pub trait FlushExt: Stream {
     /// Nothing is lost: the concatenated chunks are the concatenated tokens (byte tokens decoded
     /// as [`String::from_utf8_lossy`] would decode their concatenation), in order, and the
     /// remainder goes out when upstream ends ([`FlushReason::End`](crate::FlushReason::End)).
-    /// No chunk is empty or splits a character. Dropping the adapter drops the upstream stream.
+    /// No chunk is empty or splits a character. The adapter never holds more than its
+    /// [byte cap](FlushWith::with_max_buffered) (64 KiB by default), whatever the policy.
+    /// Dropping the adapter drops the upstream stream.
+    ///
+    /// Upstream items are anything [`FlushInput`]: [`Token`](crate::Token)s, or `Result`s of
+    /// them, whose errors pass through in order after the text that preceded them (see
+    /// [`try_flush_with`](TryFlushExt::try_flush_with)).
     ///
     /// # Panics
     ///
-    /// A policy that waits for a deadline ([`TimeBounded`](crate::policy::TimeBounded)) needs a
-    /// Tokio runtime with the time driver enabled when the adapter is first polled to wait;
-    /// polled outside one, it panics as [`tokio::time::sleep`] does. [`Immediate`] and
-    /// [`FixedBatch`] never create a timer and run on any executor.
+    /// A policy that waits for a deadline in the future ([`TimeBounded`] with a non-zero
+    /// bound) needs a Tokio runtime with the time driver enabled when the adapter first waits;
+    /// polled outside one, it panics as [`tokio::time::sleep`] does. [`Immediate`],
+    /// [`FixedBatch`], [`Coalesce`] and a zero time bound never create a timer and run on any
+    /// executor.
     ///
+    /// A panic of the upstream stream unwinds through the adapter, and text buffered at that
+    /// moment is lost with it, unless the caller catches the panic (e.g.
+    /// `futures::FutureExt::catch_unwind` around the consuming future, with the adapter kept
+    /// outside it) and takes the text with [`take_buffered`](FlushWith::take_buffered).
+    ///
+    /// [`TimeBounded`]: crate::policy::TimeBounded
     /// [`Immediate`]: crate::policy::Immediate
     /// [`FixedBatch`]: crate::policy::FixedBatch
+    /// [`Coalesce`]: crate::policy::Coalesce
     ///
     /// # Examples
     ///
@@ -58,18 +74,19 @@ pub trait FlushExt: Stream {
     fn flush_with<P: FlushPolicy>(self, policy: P) -> FlushWith<Self, P>
     where
         Self: Sized,
-        Self::Item: Token,
+        Self::Item: FlushInput,
     {
         FlushWith::new(self, policy)
     }
+
+    // `try_flush_with` is on its own trait, as `TryStreamExt` is beside `StreamExt`.
 }
 
 impl<S: Stream + ?Sized> FlushExt for S {}
 
-/// Adds [`try_flush_with`](TryFlushExt::try_flush_with) to every stream of
-/// `Result<impl Token, E>`.
+/// Adds [`try_flush_with`](TryFlushExt::try_flush_with) to every stream of `Result`s of tokens.
 pub trait TryFlushExt: TryStream {
-    /// Like [`flush_with`](FlushExt::flush_with), for a fallible stream: yields
+    /// [`flush_with`](FlushExt::flush_with) on a fallible stream, spelled out: yields
     /// `Ok(chunk)`s, and passes upstream errors through.
     ///
     /// When upstream fails, the buffered text is yielded first as `Ok(chunk)` with reason
@@ -79,8 +96,7 @@ pub trait TryFlushExt: TryStream {
     ///
     /// # Panics
     ///
-    /// As [`flush_with`](FlushExt::flush_with): a policy with deadlines needs a Tokio runtime
-    /// with the time driver enabled.
+    /// As [`flush_with`](FlushExt::flush_with).
     ///
     /// # Examples
     ///
@@ -98,10 +114,10 @@ pub trait TryFlushExt: TryStream {
     /// ```
     fn try_flush_with<P: FlushPolicy>(self, policy: P) -> TryFlushWith<Self, P>
     where
-        Self: Sized,
-        Self::Ok: Token,
+        Self: Sized + Stream,
+        Self::Ok: FlushInput,
     {
-        TryFlushWith::new(self, policy)
+        FlushWith::new(self, policy)
     }
 }
 

@@ -1,0 +1,548 @@
+//! The engine of the flush adapter: the buffer, the decoder, the one timer and the poll loop.
+
+use std::cell::Cell;
+use std::fmt;
+use std::mem;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::input::{FlushInput, Kind, Peek, Split};
+use super::watch::Watch;
+use crate::observe::FlushObserver;
+use crate::policy::{BufferState, Decision, FlushPolicy};
+use crate::timer::LazyTimer;
+use crate::utf8::Utf8Decoder;
+use crate::{Chunk, FlushReason, Token, TokenContent};
+
+/// How many upstream items one poll takes at most before yielding to the executor, so an
+/// always-ready upstream cannot starve other tasks on executors without a cooperative budget.
+pub(super) const POLL_BUDGET: usize = 64;
+
+/// Capacity kept by the buffer between chunks; a larger one (left by a huge token) is shrunk.
+pub(super) const RETAINED_CAPACITY: usize = 64 * 1024;
+
+/// The default of [`Engine::max_buffered`]: the most text the adapter holds, whatever the policy.
+pub(crate) const DEFAULT_MAX_BUFFERED: usize = 64 * 1024;
+
+/// The clock as seen by one poll: read at most once, and only if something asks for it.
+///
+/// Within one poll all tokens count as pulled at the same instant: on a paused clock that is
+/// exact, on a real one it is off by the poll's duration (microseconds). It is read through a
+/// shared reference so that a policy asking [`BufferState::oldest`] or [`BufferState::now`]
+/// reads it lazily: a policy that never asks costs no clock read at all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PollClock(Cell<Option<Instant>>);
+
+impl PollClock {
+    pub(crate) fn now(&self) -> Instant {
+        match self.0.get() {
+            Some(now) => now,
+            None => {
+                let now = Instant::now();
+                self.0.set(Some(now));
+                now
+            }
+        }
+    }
+}
+
+/// When the oldest buffered text became complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Oldest {
+    /// Nothing is buffered.
+    None,
+    /// During the current poll: the poll's instant, read when first asked for.
+    ThisPoll,
+    At(Instant),
+}
+
+pub(super) struct Engine<P, O: FlushObserver> {
+    policy: P,
+    /// Complete text waiting to be flushed; its allocation is reused from chunk to chunk,
+    /// unless it is an owned token's own, adopted to become the chunk without a copy.
+    text: String,
+    /// The reusable buffer while `text` holds an adopted token.
+    spare: Option<String>,
+    decoder: Utf8Decoder,
+    /// Which text is buffered (text of another kind never joins it).
+    kind: Kind,
+    /// Tokens pulled since the last flush, including those holding only part of a character.
+    tokens: usize,
+    oldest: Oldest,
+    /// When the policy asked to flush at the latest.
+    deadline: Option<Instant>,
+    /// The adapter's one timer: created the first time a poll must wait for a deadline (so the
+    /// adapter can be built outside a runtime), then reset in place.
+    timer: LazyTimer,
+    /// The most text held, whatever the policy: reaching it flushes ([`FlushReason::Bytes`]).
+    max_buffered: usize,
+    chunks_emitted: u64,
+    finished: bool,
+    watch: Watch<O>,
+}
+
+impl<P: fmt::Debug, O: FlushObserver> fmt::Debug for Engine<P, O> {
+    // Sizes and state only: buffered model text does not belong in logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("policy", &self.policy)
+            .field("buffered_bytes", &self.text.len())
+            .field("pending_bytes", &self.decoder.pending_len())
+            .field("tokens", &self.tokens)
+            .field("deadline", &self.deadline)
+            .field("max_buffered", &self.max_buffered)
+            .field("chunks_emitted", &self.chunks_emitted)
+            .field("finished", &self.finished)
+            .field("observed", &self.watch.is_enabled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P> Engine<P, ()> {
+    pub(super) fn new(policy: P) -> Self {
+        Self {
+            policy,
+            text: String::new(),
+            spare: None,
+            decoder: Utf8Decoder::lossy(),
+            kind: Kind::CONTENT,
+            tokens: 0,
+            oldest: Oldest::None,
+            deadline: None,
+            timer: LazyTimer::default(),
+            max_buffered: DEFAULT_MAX_BUFFERED,
+            chunks_emitted: 0,
+            finished: false,
+            watch: Watch::new(()),
+        }
+    }
+}
+
+impl<P, O: FlushObserver> Engine<P, O> {
+    /// The same engine, reporting to `observer` from now on.
+    pub(super) fn with_observer<O2: FlushObserver>(self, observer: O2) -> Engine<P, O2> {
+        let Self {
+            policy,
+            text,
+            spare,
+            decoder,
+            kind,
+            tokens,
+            oldest,
+            deadline,
+            timer,
+            max_buffered,
+            chunks_emitted,
+            finished,
+            watch,
+        } = self;
+        watch.discard();
+        Engine {
+            policy,
+            text,
+            spare,
+            decoder,
+            kind,
+            tokens,
+            oldest,
+            deadline,
+            timer,
+            max_buffered,
+            chunks_emitted,
+            finished,
+            watch: Watch::new(observer),
+        }
+    }
+
+    pub(super) fn set_max_buffered(&mut self, max_buffered: usize) {
+        self.max_buffered = max_buffered;
+    }
+
+    pub(super) fn observer(&self) -> &O {
+        self.watch.observer()
+    }
+
+    pub(super) fn observer_mut(&mut self) -> &mut O {
+        self.watch.observer_mut()
+    }
+
+    pub(super) fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    pub(super) fn policy_mut(&mut self) -> &mut P {
+        &mut self.policy
+    }
+
+    pub(super) fn buffered(&self) -> &str {
+        &self.text
+    }
+
+    pub(super) fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Empties the buffer without flushing; a carried partial character becomes U+FFFD.
+    pub(super) fn take_buffered(&mut self) -> String {
+        // Lossy decoding never fails.
+        let _ = self.decoder.finish(&mut self.text);
+        self.reset_buffer();
+        if let Some(buffer) = self.spare.take() {
+            return mem::replace(&mut self.text, buffer);
+        }
+        let capacity = self.text.capacity().min(RETAINED_CAPACITY);
+        mem::replace(&mut self.text, String::with_capacity(capacity))
+    }
+
+    /// The bounds on how many items remain, given upstream's and whether an item is held.
+    pub(super) fn size_hint(
+        &self,
+        upstream: (usize, Option<usize>),
+        held: bool,
+    ) -> (usize, Option<usize>) {
+        if self.finished {
+            return (0, Some(0));
+        }
+        // Each item yields at most one item; besides, buffered text can go out on a deadline
+        // and a carried partial character as U+FFFD at the end, with no item pulled.
+        let buffered = usize::from(!self.text.is_empty());
+        let extra = buffered + usize::from(held) + usize::from(self.decoder.has_pending());
+        (
+            buffered,
+            upstream.1.and_then(|upper| upper.checked_add(extra)),
+        )
+    }
+
+    fn reset_buffer(&mut self) {
+        self.tokens = 0;
+        self.oldest = Oldest::None;
+        self.deadline = None;
+    }
+
+    /// Whether anything is buffered: complete text, or bytes of a character not yet complete.
+    fn holds_text(&self) -> bool {
+        !self.text.is_empty() || self.decoder.has_pending()
+    }
+}
+
+impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
+    // State table (one row per item taken — the held one first, else upstream's; the loop runs
+    // at most POLL_BUDGET times, and only while Tokio's cooperative budget allows):
+    //
+    // | item                        | then                                                     |
+    // |-----------------------------|----------------------------------------------------------|
+    // | (already ended)             | Ready(None)                                              |
+    // | text, other kind than held  | text buffered: hold the item, Ready(chunk, Item)         |
+    // | text, over the byte cap     | text buffered: hold the item, Ready(chunk, Bytes)        |
+    // | text                        | append; byte cap reached -> Ready(chunk, Bytes); else    |
+    // |                             | ask the policy: flush -> Ready(chunk), deadline passed   |
+    // |                             | -> Ready(chunk, Deadline), else loop                     |
+    // | pass-through (an Err, …)    | text buffered: hold the item, Ready(chunk, Error/Item);  |
+    // |                             | otherwise Ready(the item)                                |
+    // | upstream Ready(None)        | end: finish decoding, Ready(remainder, End) or None      |
+    // | upstream Pending            | text buffered: ask the policy with upstream idle; then   |
+    // |                             | the deadline: passed -> Ready(chunk, Deadline), else arm |
+    // |                             | the timer, Pending (the timer or upstream wakes the task)|
+    // | (budget run out)            | text buffered: ask the policy, deadline passed ->        |
+    // |                             | Ready(chunk, Deadline); else wake_by_ref and Pending     |
+    pub(super) fn poll_flush<I: FlushInput>(
+        &mut self,
+        cx: &mut Context<'_>,
+        held: &mut Option<I>,
+        mut poll_upstream: impl FnMut(&mut Context<'_>) -> Poll<Option<I>>,
+    ) -> Poll<Option<I::Output>> {
+        if self.finished {
+            return Poll::Ready(None);
+        }
+        // Take part in Tokio's cooperative budget, as Tokio's own resources do: a consumer that
+        // always finds a chunk ready still yields to the other tasks of its runtime.
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        let clock = PollClock::default();
+        let flushed = self.poll_items(cx, held, &mut poll_upstream, &clock);
+        if flushed.is_ready() {
+            coop.made_progress();
+        }
+        flushed
+    }
+
+    fn poll_items<I: FlushInput>(
+        &mut self,
+        cx: &mut Context<'_>,
+        held: &mut Option<I>,
+        poll_upstream: &mut impl FnMut(&mut Context<'_>) -> Poll<Option<I>>,
+        clock: &PollClock,
+    ) -> Poll<Option<I::Output>> {
+        for _ in 0..POLL_BUDGET {
+            let item = match held.take() {
+                Some(item) => item,
+                None => match poll_upstream(cx) {
+                    Poll::Ready(Some(item)) => item,
+                    Poll::Ready(None) => {
+                        let chunk = self.end(clock);
+                        return Poll::Ready(chunk.map(|(kind, chunk)| I::text_output(kind, chunk)));
+                    }
+                    Poll::Pending => {
+                        let chunk = ready!(self.poll_idle(cx, clock));
+                        return Poll::Ready(chunk.map(|(kind, chunk)| I::text_output(kind, chunk)));
+                    }
+                },
+            };
+            // Text buffered that the item must not join goes out first; the item waits.
+            if let Some(reason) = self.flush_ahead_of(&item) {
+                let kind = self.kind;
+                if let Some(chunk) = self.flush(reason, clock) {
+                    *held = Some(item);
+                    return Poll::Ready(Some(I::text_output(kind, chunk)));
+                }
+            }
+            match item.split() {
+                Split::Pass(output) => return Poll::Ready(Some(output)),
+                Split::Text(kind, token) => {
+                    if let Some(reason) = self.push(kind, token, clock) {
+                        let kind = self.kind;
+                        let chunk = self.flush(reason, clock);
+                        return Poll::Ready(chunk.map(|chunk| I::text_output(kind, chunk)));
+                    }
+                }
+            }
+        }
+        // Upstream is still ready: a deadline must not wait for it to go quiet.
+        if !self.text.is_empty() {
+            if let Some(reason) = self.decide(clock, false) {
+                let kind = self.kind;
+                let chunk = self.flush(reason, clock);
+                return Poll::Ready(chunk.map(|chunk| I::text_output(kind, chunk)));
+            }
+            self.settle(clock);
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Why the buffered text must go out before `item` is taken, if it must.
+    /// An error is counted when it is taken, not when it waits behind the text.
+    #[inline(always)]
+    fn flush_ahead_of<I: FlushInput>(&mut self, item: &I) -> Option<FlushReason> {
+        match item.peek() {
+            Peek::Pass(reason) => {
+                if !self.text.is_empty() {
+                    return Some(reason);
+                }
+                if reason == FlushReason::Error {
+                    self.watch.on_error();
+                }
+                None
+            }
+            Peek::Text(kind, content) => {
+                if kind != self.kind && self.holds_text() {
+                    // A character left unfinished by the other kind's bytes cannot be completed
+                    // by this kind's: it becomes U+FFFD, as `from_utf8_lossy` would make it.
+                    let _ = self.decoder.finish(&mut self.text);
+                    self.stamp_completed();
+                    return Some(FlushReason::Item);
+                }
+                let len = match content {
+                    TokenContent::Text(text) => text.len(),
+                    TokenContent::Bytes(bytes) => bytes.len(),
+                };
+                let over = self.text.len().saturating_add(len) > self.max_buffered;
+                (over && !self.text.is_empty()).then_some(FlushReason::Bytes)
+            }
+        }
+    }
+
+    /// Upstream has nothing ready: ask the policy with upstream idle, then wait for the deadline.
+    fn poll_idle(
+        &mut self,
+        cx: &mut Context<'_>,
+        clock: &PollClock,
+    ) -> Poll<Option<(Kind, Chunk)>> {
+        if self.text.is_empty() {
+            return Poll::Pending;
+        }
+        if let Some(reason) = self.decide(clock, true) {
+            let kind = self.kind;
+            return Poll::Ready(self.flush(reason, clock).map(|chunk| (kind, chunk)));
+        }
+        self.settle(clock);
+        let Some(deadline) = self.deadline else {
+            return Poll::Pending;
+        };
+        match self.timer.poll_until(deadline, cx) {
+            Poll::Ready(()) => {
+                let kind = self.kind;
+                Poll::Ready(
+                    self.flush(FlushReason::Deadline, clock)
+                        .map(|chunk| (kind, chunk)),
+                )
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The poll ends with text buffered: text that arrived during it counts from its instant.
+    fn settle(&mut self, clock: &PollClock) {
+        if self.oldest == Oldest::ThisPoll {
+            self.oldest = Oldest::At(clock.now());
+        }
+    }
+
+    /// Appends a token of `kind`; returns why to flush if the cap or the policy says so.
+    #[inline(always)]
+    fn push<T: Token>(&mut self, kind: Kind, token: T, clock: &PollClock) -> Option<FlushReason> {
+        self.tokens += 1;
+        self.kind = kind;
+        let was_empty = self.text.is_empty();
+        if was_empty {
+            self.start(token);
+        } else {
+            self.append(&token);
+        }
+        if self.watch.is_enabled() {
+            let replacements = self.decoder.replacements();
+            self.watch.on_token(self.text.len(), replacements);
+        }
+        if self.text.is_empty() {
+            return None;
+        }
+        if was_empty {
+            self.oldest = Oldest::ThisPoll;
+        }
+        if self.text.len() >= self.max_buffered {
+            return Some(FlushReason::Bytes);
+        }
+        self.decide(clock, false)
+    }
+
+    /// Puts the first token of a chunk in the empty buffer: an owned string token becomes the
+    /// buffer, and then the chunk itself, without a copy.
+    fn start<T: Token>(&mut self, token: T) {
+        if self.decoder.has_pending() {
+            return self.append(&token);
+        }
+        match token.try_into_string() {
+            Ok(owned) => {
+                if !owned.is_empty() {
+                    self.spare = Some(mem::replace(&mut self.text, owned));
+                }
+            }
+            Err(token) => self.append(&token),
+        }
+    }
+
+    /// The chunk grows past an adopted token: back to the reusable buffer.
+    #[cold]
+    fn unadopt(&mut self) {
+        if let Some(mut buffer) = self.spare.take() {
+            buffer.push_str(&self.text);
+            self.text = buffer;
+        }
+    }
+
+    /// Appends a token's content to the buffer.
+    #[inline(always)]
+    fn append<T: Token>(&mut self, token: &T) {
+        if self.spare.is_some() {
+            self.unadopt();
+        }
+        match token.content() {
+            TokenContent::Text(text) => {
+                if self.decoder.has_pending() {
+                    // A character left unfinished by a byte token and followed by text is
+                    // invalid: one U+FFFD, as `from_utf8_lossy` of the concatenation gives.
+                    let _ = self.decoder.finish(&mut self.text);
+                }
+                self.text.push_str(text);
+            }
+            // Lossy decoding never fails.
+            TokenContent::Bytes(bytes) => {
+                let _ = self.decoder.decode(bytes, &mut self.text);
+            }
+        }
+    }
+
+    /// Asks the policy about the buffered text: why to flush now, if it should. Otherwise
+    /// records the policy's deadline.
+    #[inline(always)]
+    fn decide(&mut self, clock: &PollClock, upstream_idle: bool) -> Option<FlushReason> {
+        let state = BufferState::from_engine(
+            &self.text,
+            self.tokens,
+            self.oldest,
+            clock,
+            self.chunks_emitted,
+            upstream_idle,
+        );
+        match self.policy.decide(&state) {
+            Decision::Flush => Some(FlushReason::Size),
+            Decision::FlushAs(reason) => Some(reason),
+            Decision::WaitUntil(deadline) => {
+                self.deadline = Some(deadline);
+                // A deadline already reached flushes now, whether or not the clock had been read:
+                // what is flushed never depends on who else looked at the clock.
+                (deadline <= clock.now()).then_some(FlushReason::Deadline)
+            }
+            Decision::Wait => {
+                self.deadline = None;
+                None
+            }
+        }
+    }
+
+    /// Upstream ended: the remainder, if any, goes out; afterwards only `None`.
+    fn end(&mut self, clock: &PollClock) -> Option<(Kind, Chunk)> {
+        self.finished = true;
+        self.timer.clear();
+        // Lossy decoding never fails; a dangling partial character becomes one U+FFFD.
+        let _ = self.decoder.finish(&mut self.text);
+        self.stamp_completed();
+        let kind = self.kind;
+        let chunk = self.flush(FlushReason::End, clock);
+        if self.watch.is_enabled() {
+            self.watch.on_end(self.decoder.replacements());
+        }
+        chunk.map(|chunk| (kind, chunk))
+    }
+
+    /// Text just completed by finishing the decoder counts from this poll.
+    fn stamp_completed(&mut self) {
+        if self.oldest == Oldest::None && !self.text.is_empty() {
+            self.oldest = Oldest::ThisPoll;
+        }
+    }
+
+    /// Turns the buffered text into a chunk; `None` if there is no complete text.
+    #[inline]
+    fn flush(&mut self, reason: FlushReason, clock: &PollClock) -> Option<Chunk> {
+        if self.text.is_empty() {
+            return None;
+        }
+        let held_for = match self.oldest {
+            Oldest::At(oldest) => clock.now().saturating_duration_since(oldest),
+            Oldest::ThisPoll | Oldest::None => Duration::ZERO,
+        };
+        let text = match self.spare.take() {
+            // An adopted token is the chunk: no copy, no allocation.
+            Some(buffer) => mem::replace(&mut self.text, buffer),
+            None => {
+                // One allocation of exactly the chunk's size; the buffer keeps its capacity.
+                let text = self.text.as_str().into();
+                self.text.clear();
+                if self.text.capacity() > RETAINED_CAPACITY {
+                    self.text.shrink_to(RETAINED_CAPACITY);
+                }
+                text
+            }
+        };
+        let chunk = Chunk::from_parts(text, self.tokens, reason, held_for);
+        self.reset_buffer();
+        self.chunks_emitted += 1;
+        self.policy.on_flush(&chunk);
+        if self.watch.is_enabled() {
+            self.watch.on_flush(&chunk, self.decoder.replacements());
+        }
+        Some(chunk)
+    }
+}
