@@ -23,7 +23,7 @@ use bytes::{BufMut, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use eventsource_stream::Eventsource;
 use futures::stream::{self, Stream, StreamExt};
-use tokenflush::sse::{Parser, SseExt};
+use tokenflush::sse::{EncodeSseExt, Parser};
 use tokenflush::Chunk;
 
 /// Events per measured batch.

@@ -1,7 +1,7 @@
 //! The end-to-end load benchmark: thousands of concurrent streaming clients over real
 //! HTTP/1.1 connections on loopback, against a server that streams a simulated model's tokens
 //! four ways, one after another in the same run: axum's own `Sse` with one event per token
-//! (the anchor: what servers ship today), and tokenflush's `axum::Sse` under `Immediate`,
+//! (the anchor: what servers ship today), and tokenflush's `encode_sse` response under `Immediate`,
 //! `TimeBounded::new(4, 50ms)` and `FixedBatch::new(25)`.
 //!
 //! ```text

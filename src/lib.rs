@@ -1,12 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "axum")]
-pub mod axum;
 mod chunk;
 mod flush;
-#[cfg(feature = "http-body")]
-pub mod http_body;
 pub mod observe;
 pub mod policy;
 pub mod sse;

@@ -52,7 +52,7 @@ mod tracing_observer;
 
 #[cfg(feature = "metrics")]
 pub use metrics_observer::MetricsObserver;
-pub use records::{FlushRecord, StreamOutcome, StreamRecord};
+pub use records::{FlushRecord, StreamRecord};
 #[cfg(feature = "tracing")]
 pub use tracing_observer::TracingObserver;
 

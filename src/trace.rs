@@ -25,11 +25,11 @@
 //! # }
 //! ```
 
-#[cfg(feature = "serde_json")]
+#[cfg(feature = "serde")]
 mod read;
 mod record_trace;
 
-#[cfg(feature = "serde_json")]
+#[cfg(feature = "serde")]
 pub use read::TraceError;
 pub use record_trace::{RecordTrace, TraceExt};
 

@@ -1,4 +1,4 @@
-//! `axum::Sse` (feature `axum`): the response's headers and body, event ids, keep-alive, errors
+//! `sse::EncodeSse` as an axum response (feature `axum`): the response's headers and body, event ids, keep-alive, errors
 //! as a last event, and serving it with `axum::serve` over a real socket: streaming without
 //! buffering, and the model stopping when the client goes away.
 
@@ -17,9 +17,8 @@ use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use http_body_util::BodyExt;
 use serve::{EndlessModel, Probe, RawClient};
-use tokenflush::axum::Sse;
 use tokenflush::policy::{FixedBatch, Immediate, TimeBounded};
-use tokenflush::sse::{KeepAlive, Parser};
+use tokenflush::sse::{EncodeSseExt, KeepAlive, Parser, TextEvents};
 use tokenflush::{Chunk, FlushExt, TryFlushExt};
 use tokio::time::Instant;
 
@@ -31,7 +30,7 @@ async fn body_text(response: axum::response::Response) -> String {
 #[tokio::test]
 async fn the_response_has_the_event_stream_headers_and_one_event_per_chunk() {
     let chunks = stream::iter(["The", " answer", " is", " 42"]).flush_with(FixedBatch::new(2));
-    let response = Sse::new(chunks).into_response();
+    let response = chunks.encode_sse().into_response();
     assert_eq!(response.status(), 200);
     let headers: Vec<(&str, &str)> = response
         .headers()
@@ -48,7 +47,9 @@ async fn the_response_has_the_event_stream_headers_and_one_event_per_chunk() {
 #[tokio::test]
 async fn event_ids_count_up_from_the_first() {
     let chunks = stream::iter(["a", "b", "c"]).flush_with(Immediate::new());
-    let response = Sse::new(chunks).with_event_ids(41).into_response();
+    let response = chunks
+        .encode_sse_as(TextEvents::new().with_event_ids(41))
+        .into_response();
     let mut parser = Parser::new();
     parser.feed(body_text(response).await.as_bytes());
     let ids: Vec<String> = std::iter::from_fn(|| parser.next_event().unwrap())
@@ -60,7 +61,10 @@ async fn event_ids_count_up_from_the_first() {
 #[tokio::test]
 async fn an_upstream_error_becomes_the_last_event_not_a_cut_stream() {
     let tokens = stream::iter([Ok("partial "), Ok("answer"), Err("GPU fell over")]);
-    let response = Sse::new(tokens.try_flush_with(FixedBatch::new(8))).into_response();
+    let response = tokens
+        .try_flush_with(FixedBatch::new(8))
+        .encode_sse()
+        .into_response();
     let text = body_text(response).await;
     assert_eq!(
         text,
@@ -80,7 +84,8 @@ async fn keep_alive_fills_a_long_silence() {
         Chunk::new("done thinking").unwrap()
     });
     let start = Instant::now();
-    let frames: Vec<(u64, Bytes)> = Sse::new(chunks)
+    let frames: Vec<(u64, Bytes)> = chunks
+        .encode_sse()
         .with_keep_alive(KeepAlive::new())
         .into_response()
         .into_body()
@@ -98,14 +103,13 @@ async fn keep_alive_fills_a_long_silence() {
     );
 }
 
-#[cfg(feature = "serde_json")]
 #[tokio::test]
 async fn openai_format_frames_the_whole_completion() {
     use tokenflush::sse::OpenAiChat;
 
     let chunks = stream::iter(["Hel", "lo"]).flush_with(Immediate::new());
-    let response = Sse::new(chunks)
-        .with_format(OpenAiChat::new("chatcmpl-7", "demo").with_created(7))
+    let response = chunks
+        .encode_sse_as(OpenAiChat::new("chatcmpl-7", "demo").with_created(7))
         .into_response();
     let text = body_text(response).await;
     let mut parser = Parser::new();
@@ -147,7 +151,9 @@ async fn a_chunk_reaches_the_client_while_the_model_still_works_on_the_next() {
                     gate.notified().await;
                     "second"
                 }));
-                Sse::new(model.flush_with(TimeBounded::new(4, Duration::from_millis(100))))
+                model
+                    .flush_with(TimeBounded::new(4, Duration::from_millis(100)))
+                    .encode_sse()
             }
         }),
     );
@@ -176,7 +182,9 @@ async fn the_model_is_dropped_within_one_token_of_the_client_going_away() {
             move || async move {
                 let (model, probe) = EndlessModel::new(Duration::from_millis(10));
                 probes.lock().unwrap().push(probe);
-                Sse::new(model.flush_with(TimeBounded::new(2, Duration::from_millis(15))))
+                model
+                    .flush_with(TimeBounded::new(2, Duration::from_millis(15)))
+                    .encode_sse()
                     .with_keep_alive(KeepAlive::new())
             }
         }),

@@ -1,4 +1,4 @@
-//! `http_body::SseBody` (feature `http-body`): one frame per chunk, the end of the body, errors
+//! `sse::EncodeSse` as an `http_body::Body` (feature `http-body`): one frame per chunk, the end of the body, errors
 //! as a last event in each format, keep-alive, the response headers, and serving it with hyper
 //! over a real socket: streaming without buffering, and the model stopping when the client goes.
 
@@ -15,9 +15,8 @@ use bytes::Bytes;
 use futures::stream::{self, Stream, StreamExt};
 use http_body_util::BodyExt;
 use hyper::body::Body;
-use tokenflush::http_body::SseBody;
 use tokenflush::policy::{FixedBatch, Immediate};
-use tokenflush::sse::{KeepAlive, ParsedEvent, Parser};
+use tokenflush::sse::{EncodeSseExt, KeepAlive, ParsedEvent, Parser};
 use tokenflush::{Chunk, FlushExt, TryFlushExt};
 use tokio::time::Instant;
 
@@ -49,10 +48,7 @@ fn events_of(bytes: &[u8]) -> Vec<ParsedEvent> {
 
 #[tokio::test]
 async fn each_chunk_is_one_data_frame_until_the_body_ends() {
-    let mut body = pin!(SseBody::new(stream::iter([
-        chunk("Hel"),
-        chunk("lo\nworld")
-    ])));
+    let mut body = pin!(stream::iter([chunk("Hel"), chunk("lo\nworld")]).encode_sse());
     assert!(!body.is_end_stream());
     assert_eq!(Body::size_hint(&*body).lower(), 0);
     assert_eq!(
@@ -72,7 +68,7 @@ async fn each_chunk_is_one_data_frame_until_the_body_ends() {
 
 #[tokio::test]
 async fn an_empty_stream_is_an_empty_body() {
-    let mut body = pin!(SseBody::new(stream::empty::<Chunk>()));
+    let mut body = pin!(stream::empty::<Chunk>().encode_sse());
     assert!(body.frame().await.is_none());
     assert!(body.is_end_stream());
     assert_eq!(Body::size_hint(&*body).exact(), Some(0));
@@ -81,7 +77,7 @@ async fn an_empty_stream_is_an_empty_body() {
 #[tokio::test]
 async fn an_upstream_error_ends_the_body_with_an_error_event_after_the_buffered_text() {
     let tokens = stream::iter([Ok("Hel"), Ok("lo"), Err("model overloaded"), Ok("never")]);
-    let body = SseBody::new(tokens.try_flush_with(FixedBatch::new(16)));
+    let body = tokens.try_flush_with(FixedBatch::new(16)).encode_sse();
     let frames = frames_of(body).await;
     let bytes: Vec<u8> = frames.iter().flat_map(|(data, _)| data.to_vec()).collect();
     let events = events_of(&bytes);
@@ -101,7 +97,7 @@ async fn an_upstream_error_ends_the_body_with_an_error_event_after_the_buffered_
 async fn error_messages_cannot_break_out_of_the_error_event() {
     let hostile = "bad\r\n\nevent: message\ndata: forged\n\n\"}";
     let tokens = stream::iter([Err::<&str, _>(hostile)]);
-    let body = SseBody::new(tokens.try_flush_with(Immediate::new()));
+    let body = tokens.try_flush_with(Immediate::new()).encode_sse();
     let bytes: Vec<u8> = frames_of(body)
         .await
         .into_iter()
@@ -113,7 +109,6 @@ async fn error_messages_cannot_break_out_of_the_error_event() {
     assert_eq!(error["message"], hostile);
 }
 
-#[cfg(feature = "serde_json")]
 mod formats {
     use super::*;
     use tokenflush::sse::{AnthropicMessages, OpenAiChat};
@@ -121,8 +116,9 @@ mod formats {
     #[tokio::test]
     async fn openai_streams_end_with_the_apis_error_object_and_no_done() {
         let tokens = stream::iter([Ok("Hi"), Err("upstream reset")]);
-        let body = SseBody::new(tokens.try_flush_with(Immediate::new()))
-            .with_format(OpenAiChat::new("chatcmpl-1", "m").with_created(1));
+        let body = tokens
+            .try_flush_with(Immediate::new())
+            .encode_sse_as(OpenAiChat::new("chatcmpl-1", "m").with_created(1));
         let bytes: Vec<u8> = frames_of(body)
             .await
             .into_iter()
@@ -144,8 +140,9 @@ mod formats {
     #[tokio::test]
     async fn anthropic_streams_end_with_an_api_error_event() {
         let tokens = stream::iter([Ok("Hi"), Err("upstream reset")]);
-        let body = SseBody::new(tokens.try_flush_with(Immediate::new()))
-            .with_format(AnthropicMessages::new("msg_1", "c"));
+        let body = tokens
+            .try_flush_with(Immediate::new())
+            .encode_sse_as(AnthropicMessages::new("msg_1", "c"));
         let bytes: Vec<u8> = frames_of(body)
             .await
             .into_iter()
@@ -162,17 +159,6 @@ mod formats {
         let types: Vec<&str> = events.iter().map(ParsedEvent::event_type).collect();
         assert!(!types.contains(&"message_stop"), "{types:?}");
     }
-
-    #[tokio::test]
-    async fn with_format_keeps_keep_alive() {
-        let body = SseBody::new(stream::empty::<Chunk>())
-            .with_keep_alive(KeepAlive::new().with_interval(Duration::from_secs(3)))
-            .with_format(OpenAiChat::new("c", "m"));
-        assert_eq!(
-            body.keep_alive().unwrap().interval(),
-            Duration::from_secs(3)
-        );
-    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -182,7 +168,7 @@ async fn keep_alive_comments_fill_silences_and_stop_at_the_end() {
         chunk(text)
     });
     let start = Instant::now();
-    let body = SseBody::new(chunks).with_keep_alive(KeepAlive::new());
+    let body = chunks.encode_sse().with_keep_alive(KeepAlive::new());
     let timeline: Vec<(u128, Bytes)> = body
         .map(|frame| (start.elapsed().as_millis(), frame))
         .collect()
@@ -199,7 +185,7 @@ async fn keep_alive_comments_fill_silences_and_stop_at_the_end() {
 
 #[test]
 fn the_response_carries_the_event_stream_headers_and_no_length() {
-    let response = SseBody::new(stream::empty::<Chunk>()).into_response();
+    let response = stream::empty::<Chunk>().encode_sse().into_http_response();
     assert_eq!(response.status(), 200);
     let headers: Vec<(String, String)> = response
         .headers()
@@ -219,9 +205,9 @@ fn the_response_carries_the_event_stream_headers_and_no_length() {
 #[test]
 fn bodies_are_send_when_their_parts_are() {
     fn send_sync_unpin<T: Send + Sync + Unpin>(_: &T) {}
-    let body = SseBody::new(stream::iter(vec![Ok::<_, std::io::Error>(chunk("x"))]));
+    let body = stream::iter(vec![Ok::<_, std::io::Error>(chunk("x"))]).encode_sse();
     send_sync_unpin(&body);
-    assert!(format!("{body:?}").starts_with("SseBody"));
+    assert!(format!("{body:?}").starts_with("EncodeSse"));
 }
 
 mod over_hyper {
@@ -275,8 +261,10 @@ mod over_hyper {
             move || {
                 let (model, open) = gated_model();
                 gates.lock().unwrap().push(open);
-                SseBody::new(model.flush_with(Immediate::new()))
-                    .into_response()
+                model
+                    .flush_with(Immediate::new())
+                    .encode_sse()
+                    .into_http_response()
                     .into_body()
             }
         })
@@ -304,7 +292,7 @@ mod over_hyper {
             move || {
                 let (model, probe) = EndlessModel::new(Duration::from_millis(10));
                 probes.lock().unwrap().push(probe);
-                SseBody::new(model.flush_with(Immediate::new()))
+                model.flush_with(Immediate::new()).encode_sse()
             }
         })
         .await;

@@ -9,7 +9,7 @@
 //! Environment: `TOKENFLUSH_PYTHON` (default `python3`) is the interpreter with the `openai`
 //! and `anthropic` packages; `CHROMIUM` and `CHROMEDRIVER` override where those are found.
 
-#![cfg(all(feature = "axum", feature = "serde_json"))]
+#![cfg(feature = "axum")]
 
 #[path = "support/serve.rs"]
 mod serve;

@@ -3,7 +3,7 @@
 //! answers, errors, the model stopping when the reader goes away, and the proxy re-chunking
 //! content while everything else passes through in order.
 
-#![cfg(all(feature = "axum", feature = "serde_json"))]
+#![cfg(feature = "axum")]
 
 #[path = "support/serve.rs"]
 mod serve;

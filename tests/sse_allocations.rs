@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use futures::Stream;
-use tokenflush::sse::SseExt;
+use tokenflush::sse::EncodeSseExt;
 use tokenflush::Chunk;
 
 #[global_allocator]

@@ -4,7 +4,7 @@ use std::pin::pin;
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::{self, FusedStream, Stream, StreamExt};
-use tokenflush::sse::{EncodeSse, Event, Format, SseExt, TextEvents, TryEncodeSse};
+use tokenflush::sse::{EncodeSse, EncodeSseExt, Event, Format, ParseSseExt, TextEvents};
 use tokenflush::{policy::FixedBatch, Chunk, FlushExt};
 
 fn chunk(text: &str) -> Chunk {
@@ -184,21 +184,26 @@ async fn the_format_can_change_while_the_stream_runs() {
 }
 
 #[tokio::test]
-async fn try_encode_ends_after_the_first_error() {
+async fn an_error_ends_the_stream_with_the_formats_error_event() {
     let items = vec![
         Ok(chunk("a")),
         Err("boom"),
         Ok(chunk("never")),
         Err("never"),
     ];
-    let mut frames = pin!(stream::iter(items).try_encode_sse_as(Bracketed::default()));
+    let mut frames = pin!(stream::iter(items).encode_sse_as(Bracketed::default()));
     assert_eq!(
         frames.next().await,
-        Some(Ok(Bytes::from("event: open\ndata:\n\n")))
+        Some(Bytes::from("event: open\ndata:\n\n"))
     );
-    assert_eq!(frames.next().await, Some(Ok(Bytes::from("data: a\n\n"))));
+    assert_eq!(frames.next().await, Some(Bytes::from("data: a\n\n")));
     assert!(!frames.is_terminated());
-    assert_eq!(frames.next().await, Some(Err("boom")));
+    assert_eq!(
+        frames.next().await,
+        Some(Bytes::from(
+            "event: error\ndata: {\"message\":\"boom\"}\n\n"
+        ))
+    );
     // No closing events after an error, and nothing more from upstream.
     assert!(frames.is_terminated());
     assert_eq!(frames.next().await, None);
@@ -206,13 +211,13 @@ async fn try_encode_ends_after_the_first_error() {
 }
 
 #[tokio::test]
-async fn try_encode_closes_after_a_clean_end() {
-    let items: Vec<Result<Chunk, ()>> = vec![Ok(chunk("a"))];
+async fn a_fallible_stream_closes_after_a_clean_end() {
+    let items: Vec<Result<Chunk, &str>> = vec![Ok(chunk("a"))];
     let frames: Vec<_> = stream::iter(items)
-        .try_encode_sse_as(Bracketed::default())
+        .encode_sse_as(Bracketed::default())
         .collect()
         .await;
-    assert_eq!(frames.last(), Some(&Ok("event: close\ndata: 1\n\n".into())));
+    assert_eq!(frames.last(), Some(&"event: close\ndata: 1\n\n".into()));
 }
 
 #[tokio::test]
@@ -233,12 +238,9 @@ fn size_hints_are_conservative() {
     assert_eq!(frames.size_hint(), (2, Some(4)));
     let frames = frames.with_keep_alive(tokenflush::sse::KeepAlive::new());
     assert_eq!(frames.size_hint(), (2, None));
-    let items: Vec<Result<Chunk, ()>> = vec![Ok(chunk("a")), Ok(chunk("b"))];
+    let items: Vec<Result<Chunk, &str>> = vec![Ok(chunk("a")), Ok(chunk("b"))];
     // An item may be an error that ends the stream: one frame is all that is promised.
-    assert_eq!(
-        stream::iter(items).try_encode_sse().size_hint(),
-        (1, Some(4))
-    );
+    assert_eq!(stream::iter(items).encode_sse().size_hint(), (1, Some(4)));
 }
 
 #[tokio::test]
@@ -278,8 +280,8 @@ fn adapters_are_send_sync_and_unpin_when_their_parts_are() {
     type Results = stream::Iter<std::vec::IntoIter<Result<Chunk, std::io::Error>>>;
     let encode: EncodeSse<Chunks, TextEvents> = stream::iter(Vec::new()).encode_sse();
     assert_send_sync_unpin(&encode);
-    let try_encode: TryEncodeSse<Results, TextEvents> = stream::iter(Vec::new()).try_encode_sse();
-    assert_send_sync_unpin(&try_encode);
+    let fallible: EncodeSse<Results, TextEvents> = stream::iter(Vec::new()).encode_sse();
+    assert_send_sync_unpin(&fallible);
     let parse = stream::iter(Vec::<Result<Bytes, std::io::Error>>::new())
         .parse_sse(tokenflush::sse::Parser::new());
     assert_send_sync_unpin(&parse);
@@ -296,8 +298,6 @@ fn adapters_run_on_any_executor_without_keep_alive() {
 fn debug_shows_the_adapter() {
     let frames = stream::iter(chunks(&["a"])).encode_sse();
     assert!(format!("{frames:?}").starts_with("EncodeSse"));
-    let frames = stream::iter(vec![Ok::<_, ()>(chunk("a"))]).try_encode_sse();
-    assert!(format!("{frames:?}").starts_with("TryEncodeSse"));
 }
 
 #[tokio::test]
@@ -310,7 +310,7 @@ async fn borrowed_and_shared_chunks_frame_the_same() {
     let shared: Vec<_> = owned.into_iter().map(std::sync::Arc::new).collect();
     let fanned: Vec<Bytes> = stream::iter(shared.clone()).encode_sse().collect().await;
     assert_eq!(fanned, expected);
-    let results = shared.into_iter().map(Ok::<_, ()>);
-    let fallible: Vec<_> = stream::iter(results).try_encode_sse().collect().await;
-    assert_eq!(fallible, expected.into_iter().map(Ok).collect::<Vec<_>>());
+    let results = shared.into_iter().map(Ok::<_, &str>);
+    let fallible: Vec<_> = stream::iter(results).encode_sse().collect().await;
+    assert_eq!(fallible, expected);
 }

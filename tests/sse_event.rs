@@ -231,7 +231,7 @@ fn a_chunk_becomes_a_data_event() {
     assert_eq!(wire(&Event::from(chunk)), "data: two\ndata: lines\n\n");
 }
 
-#[cfg(feature = "serde_json")]
+#[cfg(feature = "serde")]
 #[test]
 fn json_data_is_one_line() {
     let value = serde_json::json!({ "text": "a\nb\r\nc", "n": 1 });

@@ -1,8 +1,6 @@
 //! The LLM wire formats (feature `serde_json`): the exact event sequences and JSON shapes the
 //! official OpenAI and Anthropic SDKs read.
 
-#![cfg(feature = "serde_json")]
-
 #[path = "support/sse.rs"]
 mod support;
 
@@ -11,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
-use tokenflush::sse::{AnthropicMessages, KeepAlive, ParsedEvent, SseExt};
+use tokenflush::sse::{AnthropicMessages, EncodeSseExt, KeepAlive, ParsedEvent};
 use tokenflush::Chunk;
 
 fn chunks(texts: &[&str]) -> Vec<Chunk> {

@@ -566,7 +566,9 @@ proptest! {
 
 mod stream_adapter {
     use futures::stream::{self, FusedStream, StreamExt};
-    use tokenflush::sse::{KeepAlive, ParseError, ParseSseError, ParsedEvent, Parser, SseExt};
+    use tokenflush::sse::{
+        EncodeSseExt, KeepAlive, ParseError, ParseSseError, ParseSseExt, ParsedEvent, Parser,
+    };
     use tokenflush::Chunk;
 
     fn ok(piece: &'static str) -> Result<&'static [u8], &'static str> {

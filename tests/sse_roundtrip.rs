@@ -11,7 +11,7 @@ use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use proptest::prelude::*;
 use support::{hostile_text, normalize_breaks, parse, positions, single_line_text};
-use tokenflush::sse::{Event, EventError, ParsedEvent, SseExt, TextEvents};
+use tokenflush::sse::{EncodeSseExt, Event, EventError, ParsedEvent, TextEvents};
 use tokenflush::Chunk;
 
 /// Everything that can be set on an event.

@@ -32,7 +32,7 @@ async fn records_when_each_token_was_pulled() {
     );
 }
 
-#[cfg(feature = "serde_json")]
+#[cfg(feature = "serde")]
 #[tokio::test(start_paused = true)]
 async fn a_recorded_trace_reads_back_the_same() {
     let mut file = Vec::new();
@@ -50,7 +50,7 @@ async fn a_recorded_trace_reads_back_the_same() {
     assert_eq!(again, file, "writing a read trace gives the same bytes");
 }
 
-#[cfg(feature = "serde_json")]
+#[cfg(feature = "serde")]
 #[test]
 fn bad_trace_lines_are_reported_with_their_number() {
     use tokenflush::trace::TraceError;

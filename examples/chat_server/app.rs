@@ -21,9 +21,8 @@ use axum::{Json, Router};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokenflush::axum::Sse;
 use tokenflush::policy::FlushPolicy;
-use tokenflush::sse::{Format, KeepAlive, OpenAiChat};
+use tokenflush::sse::{EncodeSseExt, Format, KeepAlive, OpenAiChat};
 use tokenflush::TryFlushExt;
 
 use model::{Generations, ModelError, Simulation};
@@ -256,8 +255,9 @@ fn streamed<F>(
 where
     F: Format + Send + 'static,
 {
-    Sse::new(tokens.try_flush_with(policy))
-        .with_format(format)
+    tokens
+        .try_flush_with(policy)
+        .encode_sse_as(format)
         .with_keep_alive(KeepAlive::new().with_interval(state.config.keep_alive))
         .into_response()
 }

@@ -9,11 +9,11 @@ use std::time::Duration;
 pub(crate) enum Route {
     /// `axum::response::sse::Sse` with one `Event` per token.
     Anchor,
-    /// tokenflush's `axum::Sse` under `Immediate`.
+    /// tokenflush's `encode_sse` response under `Immediate`.
     Immediate,
-    /// tokenflush's `axum::Sse` under `TimeBounded::new(4, 50ms)`.
+    /// tokenflush's `encode_sse` response under `TimeBounded::new(4, 50ms)`.
     TimeBounded,
-    /// tokenflush's `axum::Sse` under `FixedBatch::new(25)`.
+    /// tokenflush's `encode_sse` response under `FixedBatch::new(25)`.
     FixedBatch,
 }
 

@@ -114,7 +114,7 @@ where
     P: FlushPolicy + Send + 'static,
 {
     let chunks = tokens.flush_with(policy).with_observer(held);
-    tokenflush::axum::Sse::new(chunks).into_response()
+    tokenflush::sse::EncodeSseExt::encode_sse(chunks).into_response()
 }
 
 /// How long each chunk held its oldest token at the adapter, kept per stream and handed to

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::stream::{self, Stream, StreamExt};
 use serde_json::Value;
 use tokenflush::policy::FlushPolicy;
-use tokenflush::sse::{Event, OpenAiChat, ParseSseError, ParsedEvent, Parser, SseExt};
+use tokenflush::sse::{Event, OpenAiChat, ParseSseError, ParseSseExt, ParsedEvent, Parser};
 use tokenflush::{FlushExt, FlushWith};
 
 /// One upstream event, sorted.

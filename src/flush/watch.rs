@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::observe::{FlushObserver, FlushRecord, StreamOutcome, StreamRecord};
+use crate::observe::{FlushObserver, FlushRecord, StreamRecord};
 use crate::Chunk;
 
 pub(super) struct Watch<O: FlushObserver> {
@@ -107,17 +107,17 @@ impl<O: FlushObserver> Watch<O> {
         if self.start.is_some() {
             self.replacements = replacements;
             self.buffered_bytes = 0;
-            self.report(StreamOutcome::Completed, Instant::now());
+            self.report(true, Instant::now());
         }
     }
 
-    fn report(&mut self, outcome: StreamOutcome, now: Instant) {
+    fn report(&mut self, completed: bool, now: Instant) {
         let Some(start) = self.start else { return };
         if std::mem::replace(&mut self.reported, true) {
             return;
         }
         self.observer.on_end(&StreamRecord {
-            outcome,
+            completed,
             duration: now.saturating_duration_since(start),
             first_token: self.first_token,
             first_chunk: self.first_chunk,
@@ -134,7 +134,7 @@ impl<O: FlushObserver> Watch<O> {
 impl<O: FlushObserver> Drop for Watch<O> {
     fn drop(&mut self) {
         if self.start.is_some() && !self.reported {
-            self.report(StreamOutcome::Dropped, Instant::now());
+            self.report(false, Instant::now());
         }
     }
 }

@@ -1,6 +1,6 @@
 use metrics::{Counter, Histogram, Label};
 
-use super::{FlushObserver, FlushRecord, StreamOutcome, StreamRecord};
+use super::{FlushObserver, FlushRecord, StreamRecord};
 use crate::FlushReason;
 
 /// Records flushes and streams to the `metrics` crate's global recorder (feature `metrics`).
@@ -153,12 +153,9 @@ impl FlushObserver for MetricsObserver {
     }
 
     fn on_end(&mut self, stream: &StreamRecord) {
-        let outcome: StreamOutcome = stream.outcome();
-        self.counter(
-            "tokenflush_streams_total",
-            Some(("outcome", outcome.as_str())),
-        )
-        .increment(1);
+        let outcome = stream.outcome();
+        self.counter("tokenflush_streams_total", Some(("outcome", outcome)))
+            .increment(1);
         self.counter("tokenflush_tokens_total", None)
             .increment(stream.tokens());
         self.counter("tokenflush_replacements_total", None)

@@ -46,36 +46,6 @@ impl<'a> FlushRecord<'a> {
     }
 }
 
-/// How an observed stream ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum StreamOutcome {
-    /// Upstream ended and the remainder went out.
-    Completed,
-    /// The adapter was dropped first: the reader went away, or the server gave up. Text still
-    /// buffered then is counted in [`StreamRecord::dropped_bytes`].
-    Dropped,
-}
-
-impl StreamOutcome {
-    /// A short lowercase name, stable for use as a metrics label.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::observe::StreamOutcome;
-    ///
-    /// assert_eq!(StreamOutcome::Dropped.as_str(), "dropped");
-    /// ```
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Completed => "completed",
-            Self::Dropped => "dropped",
-        }
-    }
-}
-
 /// A whole observed stream, as reported once when it ends.
 ///
 /// # Examples
@@ -94,7 +64,7 @@ impl StreamOutcome {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamRecord {
-    pub(crate) outcome: StreamOutcome,
+    pub(crate) completed: bool,
     pub(crate) duration: Duration,
     pub(crate) first_token: Option<Duration>,
     pub(crate) first_chunk: Option<Duration>,
@@ -107,10 +77,22 @@ pub struct StreamRecord {
 }
 
 impl StreamRecord {
-    /// How the stream ended.
+    /// Whether upstream ended and the remainder went out; `false` when the adapter was dropped
+    /// first (the reader went away, or the server gave up), with the text still buffered then
+    /// counted in [`dropped_bytes`](Self::dropped_bytes).
     #[must_use]
-    pub fn outcome(&self) -> StreamOutcome {
-        self.outcome
+    pub fn completed(&self) -> bool {
+        self.completed
+    }
+
+    /// `"completed"` or `"dropped"`: [`completed`](Self::completed) as a metrics label.
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    pub(crate) fn outcome(&self) -> &'static str {
+        if self.completed {
+            "completed"
+        } else {
+            "dropped"
+        }
     }
 
     /// Time from attaching the observer to the end.

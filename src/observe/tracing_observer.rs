@@ -66,7 +66,7 @@ impl FlushObserver for TracingObserver {
     fn on_end(&mut self, stream: &StreamRecord) {
         tracing::debug!(
             target: "tokenflush::stream",
-            outcome = stream.outcome().as_str(),
+            outcome = stream.outcome(),
             tokens = stream.tokens(),
             chunks = stream.chunks(),
             bytes = stream.bytes(),

@@ -12,7 +12,7 @@ use super::{ParseError, ParsedEvent, Parser};
 const POLL_BUDGET: usize = 64;
 
 pin_project! {
-    /// Stream for [`parse_sse`](super::SseExt::parse_sse): yields the events a [`Parser`]
+    /// Stream for [`parse_sse`](ParseSseExt::parse_sse): yields the events a [`Parser`]
     /// reads from a stream of byte pieces (an HTTP response body).
     ///
     /// Upstream errors are passed through as [`ParseSseError::Upstream`] and the stream goes
@@ -29,7 +29,7 @@ pin_project! {
     ///
     /// ```
     /// use futures::StreamExt;
-    /// use tokenflush::sse::{ParseError, ParseSseError, Parser, SseExt};
+    /// use tokenflush::sse::{ParseError, ParseSseError, ParseSseExt, Parser};
     ///
     /// # futures::executor::block_on(async {
     /// let body = futures::stream::iter([Ok::<_, std::io::Error>(&b"data: a\n\nda"[..]), Ok(b"ta: b")]);
@@ -72,7 +72,7 @@ impl<S> ParseSse<S> {
     ///
     /// ```
     /// use futures::StreamExt;
-    /// use tokenflush::sse::{Parser, SseExt};
+    /// use tokenflush::sse::{ParseSseExt, Parser};
     ///
     /// # futures::executor::block_on(async {
     /// let body = futures::stream::iter([Ok::<_, ()>(": ping\n\nid: 4\ndata: x\n\n")]);
@@ -92,7 +92,7 @@ impl<S> ParseSse<S> {
     ///
     /// ```
     /// use futures::Stream as _;
-    /// use tokenflush::sse::{Parser, SseExt};
+    /// use tokenflush::sse::{ParseSseExt, Parser};
     ///
     /// let events = futures::stream::iter([Ok::<_, ()>("data: x\n\n")]).parse_sse(Parser::new());
     /// assert_eq!(events.get_ref().size_hint(), (1, Some(1)));
@@ -106,7 +106,7 @@ impl<S> ParseSse<S> {
     /// # Examples
     ///
     /// ```
-    /// use tokenflush::sse::{Parser, SseExt};
+    /// use tokenflush::sse::{ParseSseExt, Parser};
     ///
     /// let mut events = futures::stream::iter([Ok::<_, ()>("data: x\n\n")]).parse_sse(Parser::new());
     /// let _upstream = events.get_mut();
@@ -120,7 +120,7 @@ impl<S> ParseSse<S> {
     /// # Examples
     ///
     /// ```
-    /// use tokenflush::sse::{Parser, SseExt};
+    /// use tokenflush::sse::{ParseSseExt, Parser};
     ///
     /// let body = futures::stream::iter([Ok::<_, ()>("data: x\n\n")]);
     /// let mut events = Box::pin(body.parse_sse(Parser::new()));
@@ -135,7 +135,7 @@ impl<S> ParseSse<S> {
     /// # Examples
     ///
     /// ```
-    /// use tokenflush::sse::{Parser, SseExt};
+    /// use tokenflush::sse::{ParseSseExt, Parser};
     ///
     /// let body = futures::stream::iter([Ok::<_, ()>("data: x\n\n")]);
     /// let (_upstream, parser) = body.parse_sse(Parser::new()).into_inner();
@@ -249,3 +249,31 @@ pub enum ParseSseError<E> {
     #[error("reading the event stream failed")]
     Upstream(#[source] E),
 }
+
+/// Adds SSE parsing to streams of byte pieces (HTTP response bodies).
+pub trait ParseSseExt: Stream {
+    /// Parses a stream of byte pieces (an HTTP response body) into events with `parser`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use tokenflush::sse::{ParseSseExt, Parser};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let body = futures::stream::iter(["data: Hel", "lo\n", "\n"].map(Ok::<_, std::io::Error>));
+    /// let events: Vec<_> = body.parse_sse(Parser::new()).collect().await;
+    /// assert_eq!(events.len(), 1);
+    /// assert_eq!(events[0].as_ref().unwrap().data(), "Hello");
+    /// # });
+    /// ```
+    fn parse_sse<B, E>(self, parser: Parser) -> ParseSse<Self>
+    where
+        Self: Sized + Stream<Item = Result<B, E>>,
+        B: AsRef<[u8]>,
+    {
+        ParseSse::new(self, parser)
+    }
+}
+
+impl<S: Stream + ?Sized> ParseSseExt for S {}

@@ -4,8 +4,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 
-use super::event::{write_decimal, write_json_string};
-use super::{Event, Format};
+use crate::sse::encode::{write_decimal, write_json_string};
+use crate::sse::{Event, Format};
 use crate::Chunk;
 
 /// The [`Format`] of OpenAI's chat completions API with `stream: true`, which the official
@@ -27,7 +27,7 @@ use crate::Chunk;
 ///
 /// ```
 /// use futures::StreamExt;
-/// use tokenflush::sse::{OpenAiChat, SseExt};
+/// use tokenflush::sse::{OpenAiChat, EncodeSseExt};
 /// use tokenflush::Chunk;
 ///
 /// # futures::executor::block_on(async {
@@ -97,7 +97,7 @@ impl OpenAiChat {
     /// `"content_filter"`, …
     ///
     /// It can change while the stream runs, through
-    /// [`EncodeSse::format_mut`](super::EncodeSse::format_mut) or
+    /// [`EncodeSse::format_mut`](crate::sse::EncodeSse::format_mut) or
     /// [`set_finish_reason`](Self::set_finish_reason).
     ///
     /// # Examples
@@ -118,7 +118,7 @@ impl OpenAiChat {
     /// # Examples
     ///
     /// ```
-    /// use tokenflush::sse::{OpenAiChat, SseExt};
+    /// use tokenflush::sse::{OpenAiChat, EncodeSseExt};
     /// use tokenflush::Chunk;
     ///
     /// let mut frames = futures::stream::empty::<Chunk>().encode_sse_as(OpenAiChat::new("c", "m"));

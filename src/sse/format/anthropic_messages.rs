@@ -2,8 +2,8 @@
 
 use bytes::BytesMut;
 
-use super::event::{write_decimal, write_json_string};
-use super::{Event, Format, KeepAlive};
+use crate::sse::encode::{write_decimal, write_json_string};
+use crate::sse::{Event, Format, KeepAlive};
 use crate::Chunk;
 
 /// The [`Format`] of Anthropic's messages API with `stream: true`, which the official SDKs
@@ -25,7 +25,7 @@ use crate::Chunk;
 ///
 /// ```
 /// use futures::StreamExt;
-/// use tokenflush::sse::{AnthropicMessages, Parser, SseExt};
+/// use tokenflush::sse::{AnthropicMessages, Parser, EncodeSseExt};
 /// use tokenflush::Chunk;
 ///
 /// # futures::executor::block_on(async {
@@ -122,12 +122,12 @@ impl AnthropicMessages {
     }
 
     /// Sets the `stop_reason` while the stream runs (through
-    /// [`EncodeSse::format_mut`](super::EncodeSse::format_mut)).
+    /// [`EncodeSse::format_mut`](crate::sse::EncodeSse::format_mut)).
     ///
     /// # Examples
     ///
     /// ```
-    /// use tokenflush::sse::{AnthropicMessages, SseExt};
+    /// use tokenflush::sse::{AnthropicMessages, EncodeSseExt};
     /// use tokenflush::Chunk;
     ///
     /// let format = AnthropicMessages::new("m", "c");

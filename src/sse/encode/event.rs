@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-use super::lines::{has_line_break, lines};
+use crate::sse::lines::{has_line_break, lines};
 use crate::Chunk;
 
 /// One server-sent event, built like axum's: `Event::default().event(..).id(..).data(..)`.
@@ -154,7 +154,7 @@ impl Event {
     /// assert_eq!(event.to_bytes()?, "data: [\"a\\nb\",\"c\"]\n\n");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[cfg(feature = "serde_json")]
+    #[cfg(feature = "serde")]
     pub fn json_data<T: serde::Serialize + ?Sized>(
         self,
         value: &T,
@@ -376,7 +376,7 @@ fn data_len(data: &str) -> usize {
 
 /// Writes `name: value\n`, or `name:\n` for an empty value (no trailing space). A comment is
 /// the field with the empty name. The value must hold no line break.
-pub(super) fn write_field(out: &mut BytesMut, name: &[u8], value: &str) {
+pub(crate) fn write_field(out: &mut BytesMut, name: &[u8], value: &str) {
     out.extend_from_slice(name);
     if value.is_empty() {
         out.extend_from_slice(b":\n");
@@ -388,14 +388,14 @@ pub(super) fn write_field(out: &mut BytesMut, name: &[u8], value: &str) {
 }
 
 /// Writes one `data:` line per line of `data` (see [`Event::data`]).
-pub(super) fn write_data(out: &mut BytesMut, data: &str) {
+pub(crate) fn write_data(out: &mut BytesMut, data: &str) {
     for line in lines(data) {
         write_field(out, b"data", line);
     }
 }
 
 /// Writes `value` in decimal, without going through `fmt`.
-pub(super) fn write_decimal(out: &mut BytesMut, value: u128) {
+pub(crate) fn write_decimal(out: &mut BytesMut, value: u128) {
     // u128::MAX has 39 digits.
     let mut digits = [0u8; 39];
     let mut start = digits.len();
@@ -413,7 +413,7 @@ pub(super) fn write_decimal(out: &mut BytesMut, value: u128) {
 
 /// Writes `text` as a JSON string, quoted and escaped as `serde_json` escapes it (`"`, `\\`
 /// and the control characters below U+0020; never a raw line break), without needing it.
-pub(super) fn write_json_escaped(out: &mut BytesMut, text: &str) {
+pub(crate) fn write_json_string(out: &mut BytesMut, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(text.len() + 2);
     out.extend_from_slice(b"\"");
@@ -446,15 +446,6 @@ pub(super) fn write_json_escaped(out: &mut BytesMut, text: &str) {
     out.extend_from_slice(b"\"");
 }
 
-/// Writes `text` as a JSON string (quoted and escaped; never a raw line break).
-#[cfg(feature = "serde_json")]
-pub(super) fn write_json_string(out: &mut BytesMut, text: &str) {
-    use bytes::BufMut;
-
-    // Serializing a `str` into memory cannot fail.
-    let _ = serde_json::to_writer(out.writer(), text);
-}
-
 fn decimal_len(value: u128) -> usize {
     value.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
@@ -473,7 +464,7 @@ mod tests {
         }
     }
 
-    #[cfg(feature = "serde_json")]
+    #[cfg(feature = "serde")]
     #[test]
     fn json_escaping_matches_serde_json() {
         let mut every_control: String = (0u8..0x20).map(char::from).collect();
@@ -487,7 +478,7 @@ mod tests {
             every_control.as_str(),
         ] {
             let mut ours = BytesMut::new();
-            write_json_escaped(&mut ours, text);
+            write_json_string(&mut ours, text);
             assert_eq!(
                 ours,
                 serde_json::to_string(text).unwrap().as_bytes(),
