@@ -9,8 +9,6 @@ pub mod sse;
 mod timer;
 mod token;
 pub mod trace;
-#[cfg(feature = "tune")]
-pub mod tune;
 pub mod utf8;
 
 pub use chunk::{Chunk, FlushReason};

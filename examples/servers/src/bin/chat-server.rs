@@ -1,0 +1,110 @@
+//! A chat server on a simulated model: an OpenAI-compatible `POST /v1/chat/completions` and an
+//! Anthropic-compatible `POST /v1/messages` (streaming and not) whose flush policy each request
+//! chooses, and a page at `/` that streams the same answer under three policies side by side,
+//! so the lag and its fix can be seen.
+//!
+//! ```text
+//! cargo run -p example-servers --bin chat-server
+//! # then open http://127.0.0.1:3000/ (add ?tps=3 for a slower model, ?tps=40 for a fast one)
+//!
+//! curl -N http://127.0.0.1:3000/v1/chat/completions -H 'content-type: application/json' \
+//!   -d '{"model": "sim", "stream": true, "messages": [{"role": "user", "content": "Why?"}],
+//!        "tokenflush": {"policy": "time_bounded", "max_tokens": 4, "max_latency_ms": 100}}'
+//! ```
+//!
+//! Flags: `--addr 127.0.0.1:3000`, `--policy time_bounded:4:100` (or `immediate`,
+//! `fixed_batch:25`: the policy of requests that do not choose), `--tokens-per-second 8`,
+//! `--jitter 0.6` (0 to 1), `--first-token-ms 300`.
+//!
+//! Request extensions, both optional:
+//!
+//! - `"tokenflush": {"policy": "immediate"}`, `{"policy": "fixed_batch", "max_tokens": 25}` or
+//!   `{"policy": "time_bounded", "max_tokens": 4, "max_latency_ms": 100}`: the flush policy;
+//! - `"simulation": {"tokens_per_second": 8, "jitter": 0.6, "first_token_ms": 300, "seed": 1,
+//!   "fail_after": 10}`: the model's speed, and a failure mid-answer to see how errors arrive.
+//!
+//! With OpenAI's Python SDK, pass them as `extra_body={"tokenflush": {...}}`. The answer is
+//! deterministic: the question echoed, then a fixed text with accents, CJK and emoji, cut into
+//! byte pieces as byte-fallback tokenizers cut it. `max_tokens` cuts it short with
+//! `finish_reason: "length"`. Close a stream early and the server logs that the model stopped.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use example_servers::chat_server::{self as app, Config};
+use example_servers::policy::PolicyConfig;
+
+fn usage() -> &'static str {
+    "usage: chat_server [--addr 127.0.0.1:3000] [--policy immediate|fixed_batch:N|time_bounded:N:MS]\n\
+     \x20                  [--tokens-per-second 8] [--jitter 0.6] [--first-token-ms 300]"
+}
+
+fn parse_args() -> Result<(SocketAddr, Config), String> {
+    let mut address: SocketAddr = "127.0.0.1:3000".parse().expect("a valid address");
+    let mut config = Config::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            return Err(usage().to_owned());
+        }
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))?;
+        let bad = |what: &str| format!("{flag}: {value:?} is not {what}");
+        match flag.as_str() {
+            "--addr" => address = value.parse().map_err(|_| bad("an address"))?,
+            "--policy" => config.policy = PolicyConfig::parse(&value)?,
+            "--tokens-per-second" => {
+                config.simulation.tokens_per_second = value.parse().map_err(|_| bad("a number"))?
+            }
+            "--jitter" => config.simulation.jitter = value.parse().map_err(|_| bad("a number"))?,
+            "--first-token-ms" => {
+                config.simulation.first_token_ms = value.parse().map_err(|_| bad("a number"))?
+            }
+            _ => return Err(format!("unknown flag {flag}\n{}", usage())),
+        }
+    }
+    config.simulation.validate()?;
+    Ok((address, config))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let (address, config) = match parse_args() {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(address).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("cannot listen on {address}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "chat server on http://{address}/ (the demo page) and http://{address}/v1 (OpenAI API); \
+         default policy {}, model at {} tokens/s",
+        config.policy, config.simulation.tokens_per_second
+    );
+    let (router, generations) = app::app(config);
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    if let Err(error) = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        eprintln!("server error: {error}");
+        return ExitCode::FAILURE;
+    }
+    eprintln!(
+        "generations: {} ran to the end, {} stopped when their reader went away, {} running",
+        generations.completed(),
+        generations.abandoned(),
+        generations.running()
+    );
+    ExitCode::SUCCESS
+}

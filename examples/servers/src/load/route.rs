@@ -1,0 +1,67 @@
+//! The four ways the server streams the same tokens: axum's own `Sse` with one event per
+//! token (the anchor: what servers ship today), and tokenflush under three policies.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+/// How a configuration frames the model's tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `axum::response::sse::Sse` with one `Event` per token.
+    Anchor,
+    /// tokenflush's `encode_sse` response under `Immediate`.
+    Immediate,
+    /// tokenflush's `encode_sse` response under `TimeBounded::new(4, 50ms)`.
+    TimeBounded,
+    /// tokenflush's `encode_sse` response under `FixedBatch::new(25)`.
+    FixedBatch,
+}
+
+/// `TimeBounded`'s bound in this benchmark.
+pub const MAX_LATENCY: Duration = Duration::from_millis(50);
+
+impl Route {
+    /// Every configuration, the anchor first.
+    pub const ALL: [Route; 4] = [
+        Route::Anchor,
+        Route::Immediate,
+        Route::TimeBounded,
+        Route::FixedBatch,
+    ];
+
+    /// The name in URLs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Anchor => "axum",
+            Route::Immediate => "immediate",
+            Route::TimeBounded => "time_bounded",
+            Route::FixedBatch => "fixed_batch",
+        }
+    }
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Route::Anchor => "axum Sse, an event per token",
+            Route::Immediate => "Immediate",
+            Route::TimeBounded => "TimeBounded(4, 50ms)",
+            Route::FixedBatch => "FixedBatch(25)",
+        })
+    }
+}
+
+impl FromStr for Route {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, String> {
+        Route::ALL
+            .into_iter()
+            .find(|route| route.name() == name)
+            .ok_or_else(|| {
+                format!(
+                    "unknown configuration {name:?}: axum, immediate, time_bounded or fixed_batch"
+                )
+            })
+    }
+}
