@@ -3,6 +3,7 @@
 
 mod chunk;
 mod flush;
+pub mod llm;
 pub mod observe;
 pub mod policy;
 pub mod sse;

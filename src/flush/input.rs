@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::llm::{Item, TextKind};
 use crate::{Chunk, FlushReason, Token, TokenContent};
 
 /// An item the flush adapter can take from upstream: text it merges by the policy, or an item it
@@ -11,9 +12,11 @@ use crate::{Chunk, FlushReason, Token, TokenContent};
 /// |---|---|---|---|
 /// | `T` where `T:` [`Token`] | [`Chunk`] | every token | — |
 /// | `Result<T, E>` | `Result<T::Output, E>` | the `Ok` text | each `Err`, after the text before it |
+/// | [`Item<T>`](crate::llm::Item) | `Item<Chunk>` | content, reasoning and refusal text, each kind apart | every other item (tool calls, finish, usage, …) |
 ///
-/// An item that does not merge with the buffered text (an error) first flushes that text, then
-/// goes out itself, so the order of the stream never changes.
+/// An item that does not merge with the buffered text (an error, a tool call, text of another
+/// kind) first flushes that text, then goes out itself, so the order of the stream never
+/// changes.
 ///
 /// The trait is sealed: implement [`Token`] for your own token types instead.
 pub trait FlushInput: sealed::Sealed {
@@ -36,12 +39,12 @@ pub trait FlushInput: sealed::Sealed {
 /// Which text an item holds: text merges only with text of the same kind (the reasoning of a
 /// model and its answer, or two choices of one request, never share a chunk).
 #[doc(hidden)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Kind(pub(crate) u64);
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kind(TextKind);
 
 impl Kind {
     /// The text of a plain token stream: a model's answer.
-    pub(crate) const CONTENT: Self = Self(0);
+    pub(crate) const CONTENT: Self = Self(TextKind::Content);
 }
 
 /// What an item is, seen without consuming it.
@@ -119,10 +122,40 @@ impl<T: FlushInput, E> FlushInput for Result<T, E> {
     }
 }
 
+impl<T: Token> FlushInput for Item<T> {
+    type Output = Item<Chunk>;
+    type Text = T;
+
+    #[inline(always)]
+    fn peek(&self) -> Peek<'_> {
+        match self {
+            Item::Content(text) => Peek::Text(Kind(TextKind::Content), text.content()),
+            Item::Reasoning(text) => Peek::Text(Kind(TextKind::Reasoning), text.content()),
+            Item::Refusal(text) => Peek::Text(Kind(TextKind::Refusal), text.content()),
+            _ => Peek::Pass(FlushReason::Item),
+        }
+    }
+
+    #[inline(always)]
+    fn split(self) -> Split<T, Item<Chunk>> {
+        match self.into_text() {
+            Ok((kind, text)) => Split::Text(Kind(kind), text),
+            Err(other) => Split::Pass(other),
+        }
+    }
+
+    #[inline(always)]
+    fn text_output(kind: Kind, chunk: Chunk) -> Item<Chunk> {
+        Item::from_text(kind.0, chunk)
+    }
+}
+
 mod sealed {
     pub trait Sealed {}
 
     impl<T: crate::Token> Sealed for T {}
 
     impl<T: super::FlushInput, E> Sealed for Result<T, E> {}
+
+    impl<T: crate::Token> Sealed for crate::llm::Item<T> {}
 }

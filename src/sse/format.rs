@@ -11,6 +11,7 @@ pub use text_events::TextEvents;
 
 use bytes::BytesMut;
 
+use crate::llm::Item;
 use crate::sse::encode::write_json_string;
 use crate::sse::KeepAlive;
 use crate::Chunk;
@@ -66,6 +67,17 @@ pub trait Format {
     /// Appends the event(s) for one chunk.
     fn chunk(&mut self, chunk: &Chunk, out: &mut BytesMut);
 
+    /// Appends the events for one item of a typed stream ([`Item`]): text of each kind, tool
+    /// calls, the finish reason, usage, …
+    ///
+    /// By default answer text goes to [`chunk`](Self::chunk) and every other item is left out;
+    /// the LLM formats render every item their wire format has a place for.
+    fn item(&mut self, item: &Item<Chunk>, out: &mut BytesMut) {
+        if let Item::Content(chunk) = item {
+            self.chunk(chunk, out);
+        }
+    }
+
     /// Appends the events that close the stream after upstream ended. None by default; never
     /// called after an upstream error.
     fn close(&mut self, out: &mut BytesMut) {
@@ -114,6 +126,10 @@ macro_rules! forward_format {
 
             fn chunk(&mut self, chunk: &Chunk, out: &mut BytesMut) {
                 (**self).chunk(chunk, out);
+            }
+
+            fn item(&mut self, item: &Item<Chunk>, out: &mut BytesMut) {
+                (**self).item(item, out);
             }
 
             fn close(&mut self, out: &mut BytesMut) {

@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
+use crate::llm::Item;
 use crate::sse::Format;
 use crate::Chunk;
 
-/// An item the SSE encoder frames: a [`Chunk`] (owned, borrowed or shared), or a `Result` of
-/// one, whose error becomes the format's last event ([`Format::error`], with the error's
-/// `Display` text) and ends the stream.
+/// An item the SSE encoder frames: a [`Chunk`] (owned, borrowed or shared), an
+/// [`Item<Chunk>`](Item) of a typed stream ([`Format::item`]), or a `Result` of either, whose
+/// error becomes the format's last event ([`Format::error`], with the error's `Display` text)
+/// and ends the stream.
 ///
 /// The error's text reaches the client verbatim: map errors that may hold secrets (upstream
 /// URLs, keys, internal paths) to something fit to show before they reach the encoder, for
@@ -58,6 +60,22 @@ impl SseItem for Arc<Chunk> {
     }
 }
 
+impl SseItem for Item<Chunk> {
+    #[inline]
+    fn encode<F: Format + ?Sized>(self, format: &mut F, out: &mut BytesMut) -> Flow {
+        format.item(&self, out);
+        Flow::Continue
+    }
+}
+
+impl SseItem for &Item<Chunk> {
+    #[inline]
+    fn encode<F: Format + ?Sized>(self, format: &mut F, out: &mut BytesMut) -> Flow {
+        format.item(self, out);
+        Flow::Continue
+    }
+}
+
 impl<T: SseItem, E: Display> SseItem for Result<T, E> {
     const MAY_END: bool = true;
 
@@ -85,6 +103,10 @@ mod sealed {
     impl Sealed for &Chunk {}
 
     impl Sealed for Arc<Chunk> {}
+
+    impl Sealed for crate::llm::Item<Chunk> {}
+
+    impl Sealed for &crate::llm::Item<Chunk> {}
 
     impl<T: super::SseItem, E> Sealed for Result<T, E> {}
 }
