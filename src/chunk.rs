@@ -280,6 +280,8 @@ pub enum FlushReason {
     /// Flushed ahead of an upstream item that does not merge with the buffered text: a
     /// pass-through item, or text of another kind.
     Item,
+    /// A word, sentence or line boundary: the text up to it went out, the rest waits.
+    Boundary,
 }
 
 impl FlushReason {
@@ -303,6 +305,7 @@ impl FlushReason {
             Self::Idle => "idle",
             Self::Bytes => "bytes",
             Self::Item => "item",
+            Self::Boundary => "boundary",
         }
     }
 }

@@ -7,7 +7,10 @@
 
 mod engine;
 mod flush_with;
+#[cfg(feature = "graphemes")]
+mod graphemes;
 mod input;
+mod marks;
 mod watch;
 
 pub(crate) use engine::{Oldest, PollClock};

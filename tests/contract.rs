@@ -297,6 +297,66 @@ async fn holds_at_most_the_byte_cap<P: FlushPolicy>(policy: P) {
     assert_eq!(whole.as_str(), "x".repeat(40), "a large token is not split");
 }
 
+#[cfg(feature = "graphemes")]
+/// Text whose graphemes are built from several characters: emoji sequences, flags, combining
+/// marks, Hangul jamo.
+const CLUSTERS: &str = "Hi 👩\u{200D}💻 and 🇫🇷! cafe\u{301} ᄒ\u{1161}ᆫ ❤\u{FE0F} 👍🏽 done";
+
+#[cfg(feature = "graphemes")]
+/// Whether the last grapheme of `text`, cut from `CLUSTERS`, may still grow.
+fn may_grow(text: &str) -> bool {
+    let flags = text
+        .chars()
+        .rev()
+        .take_while(|c| matches!(c, '🇫' | '🇷'))
+        .count();
+    if flags > 0 {
+        return flags % 2 == 1;
+    }
+    text.chars().next_back().is_some_and(|c| {
+        matches!(
+            c,
+            '\u{200D}'
+                | '\u{FE0F}'
+                | '\u{301}'
+                | '👩'
+                | '💻'
+                | '❤'
+                | '👍'
+                | '🏽'
+                | 'ᄒ'
+                | '\u{1161}'
+        )
+    })
+}
+
+#[cfg(feature = "graphemes")]
+async fn whole_graphemes_hold_back_half_built_clusters<P: FlushPolicy>(policy: P) {
+    // One character per token: every cluster arrives in pieces.
+    let tokens: Vec<String> = CLUSTERS.chars().map(String::from).collect();
+    let mut script = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        script.push(tok(token));
+        script.push(ms([0, 3, 12][i % 3]));
+    }
+    let chunks: Vec<Chunk> = Scripted::new(script)
+        .text()
+        .flush_with(policy)
+        .with_whole_graphemes(true)
+        .collect()
+        .await;
+    assert_chunks_sound(&chunks, CLUSTERS, tokens.len());
+    for chunk in &chunks {
+        let forced = matches!(chunk.reason(), FlushReason::Deadline | FlushReason::End);
+        assert!(
+            forced || !may_grow(chunk.as_str()),
+            "{:?} ({:?}) ends half-built",
+            chunk.as_str(),
+            chunk.reason()
+        );
+    }
+}
+
 macro_rules! contract {
     ($($name:ident => $policy:expr;)*) => {$(
         mod $name {
@@ -330,6 +390,11 @@ macro_rules! contract {
             async fn observing_changes_nothing() { super::observing_changes_nothing(|| $policy).await }
             #[tokio::test(start_paused = true)]
             async fn holds_at_most_the_byte_cap() { super::holds_at_most_the_byte_cap($policy).await }
+            #[cfg(feature = "graphemes")]
+            #[tokio::test(start_paused = true)]
+            async fn whole_graphemes_hold_back_half_built_clusters() {
+                super::whole_graphemes_hold_back_half_built_clusters($policy).await
+            }
         }
     )*};
 }

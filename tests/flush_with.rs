@@ -673,3 +673,58 @@ async fn debug_shows_sizes_not_buffered_text() {
     assert!(!debug.contains("secret"), "{debug}");
     assert!(debug.contains("buffered_bytes: 17"), "{debug}");
 }
+
+/// Flushes up to the last space when 3 tokens are buffered, and everything at its deadline
+/// (10 ms after the oldest text) if no space is there.
+#[derive(Debug)]
+struct UpToLastSpace;
+
+impl FlushPolicy for UpToLastSpace {
+    fn decide(&mut self, state: &BufferState<'_>) -> Decision {
+        let deadline = Decision::WaitUntil(state.oldest().unwrap() + Duration::from_millis(10));
+        match state.text().rfind(' ') {
+            Some(space) if state.token_count() >= 3 => {
+                Decision::FlushUpTo(space + 1, FlushReason::Boundary)
+            }
+            _ => deadline,
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_partial_flush_keeps_the_tail_with_its_own_tokens_and_age() {
+    let upstream = Scripted::new([
+        tok("one "),
+        ms(4),
+        tok("tw"),
+        ms(4),
+        tok("o thr"),
+        ms(4),
+        tok("ee"),
+        ms(30),
+    ])
+    .bytes();
+    let timed = collect_timed(upstream.flush_with(UpToLastSpace), Instant::now()).await;
+    let shown: Vec<_> = timed
+        .iter()
+        .map(|(at, chunk)| {
+            (
+                at.as_millis(),
+                chunk.as_str(),
+                chunk.token_count(),
+                chunk.reason(),
+                chunk.held_for().as_millis(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            // At 8 ms the third token makes "one two thr": up to the last space goes; "thr"
+            // stays, with the token it came in ("o thr", from 8 ms).
+            (8, "one two ", 2, FlushReason::Boundary, 8),
+            // "three" has no space: it goes at its deadline, 10 ms after 8 ms.
+            (18, "three", 2, FlushReason::Deadline, 10),
+        ]
+    );
+}

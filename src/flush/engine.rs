@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::input::{FlushInput, Kind, Peek, Split};
+use super::marks::Marks;
 use super::watch::Watch;
 use crate::observe::FlushObserver;
 use crate::policy::{BufferState, Decision, FlushPolicy};
@@ -58,6 +59,23 @@ pub(crate) enum Oldest {
     At(Instant),
 }
 
+/// What to flush: the first `end` bytes of the buffer (all of it, or up to a boundary), and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Cut {
+    end: usize,
+    reason: FlushReason,
+}
+
+impl Cut {
+    /// Everything buffered.
+    const fn all(reason: FlushReason) -> Self {
+        Self {
+            end: usize::MAX,
+            reason,
+        }
+    }
+}
+
 pub(super) struct Engine<P, O: FlushObserver> {
     policy: P,
     /// Complete text waiting to be flushed; its allocation is reused from chunk to chunk,
@@ -68,9 +86,8 @@ pub(super) struct Engine<P, O: FlushObserver> {
     decoder: Utf8Decoder,
     /// Which text is buffered (text of another kind never joins it).
     kind: Kind,
-    /// Tokens pulled since the last flush, including those holding only part of a character.
-    tokens: usize,
-    oldest: Oldest,
+    /// Where each buffered token ends and when the buffered text arrived.
+    marks: Marks,
     /// When the policy asked to flush at the latest.
     deadline: Option<Instant>,
     /// The adapter's one timer: created the first time a poll must wait for a deadline (so the
@@ -78,6 +95,9 @@ pub(super) struct Engine<P, O: FlushObserver> {
     timer: LazyTimer,
     /// The most text held, whatever the policy: reaching it flushes ([`FlushReason::Bytes`]).
     max_buffered: usize,
+    /// Whether a chunk the policy asks for holds back a grapheme cluster still being built.
+    #[cfg(feature = "graphemes")]
+    whole_graphemes: bool,
     chunks_emitted: u64,
     finished: bool,
     watch: Watch<O>,
@@ -90,7 +110,7 @@ impl<P: fmt::Debug, O: FlushObserver> fmt::Debug for Engine<P, O> {
             .field("policy", &self.policy)
             .field("buffered_bytes", &self.text.len())
             .field("pending_bytes", &self.decoder.pending_len())
-            .field("tokens", &self.tokens)
+            .field("tokens", &self.marks.tokens())
             .field("deadline", &self.deadline)
             .field("max_buffered", &self.max_buffered)
             .field("chunks_emitted", &self.chunks_emitted)
@@ -108,11 +128,12 @@ impl<P> Engine<P, ()> {
             spare: None,
             decoder: Utf8Decoder::lossy(),
             kind: Kind::CONTENT,
-            tokens: 0,
-            oldest: Oldest::None,
+            marks: Marks::default(),
             deadline: None,
             timer: LazyTimer::default(),
             max_buffered: DEFAULT_MAX_BUFFERED,
+            #[cfg(feature = "graphemes")]
+            whole_graphemes: false,
             chunks_emitted: 0,
             finished: false,
             watch: Watch::new(()),
@@ -129,11 +150,12 @@ impl<P, O: FlushObserver> Engine<P, O> {
             spare,
             decoder,
             kind,
-            tokens,
-            oldest,
+            marks,
             deadline,
             timer,
             max_buffered,
+            #[cfg(feature = "graphemes")]
+            whole_graphemes,
             chunks_emitted,
             finished,
             watch,
@@ -145,11 +167,12 @@ impl<P, O: FlushObserver> Engine<P, O> {
             spare,
             decoder,
             kind,
-            tokens,
-            oldest,
+            marks,
             deadline,
             timer,
             max_buffered,
+            #[cfg(feature = "graphemes")]
+            whole_graphemes,
             chunks_emitted,
             finished,
             watch: Watch::new(observer),
@@ -158,6 +181,11 @@ impl<P, O: FlushObserver> Engine<P, O> {
 
     pub(super) fn set_max_buffered(&mut self, max_buffered: usize) {
         self.max_buffered = max_buffered;
+    }
+
+    #[cfg(feature = "graphemes")]
+    pub(super) fn set_whole_graphemes(&mut self, whole_graphemes: bool) {
+        self.whole_graphemes = whole_graphemes;
     }
 
     pub(super) fn observer(&self) -> &O {
@@ -216,8 +244,7 @@ impl<P, O: FlushObserver> Engine<P, O> {
     }
 
     fn reset_buffer(&mut self) {
-        self.tokens = 0;
-        self.oldest = Oldest::None;
+        self.marks.clear();
         self.deadline = None;
     }
 
@@ -292,7 +319,7 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
             // Text buffered that the item must not join goes out first; the item waits.
             if let Some(reason) = self.flush_ahead_of(&item) {
                 let kind = self.kind;
-                if let Some(chunk) = self.flush(reason, clock) {
+                if let Some(chunk) = self.flush(Cut::all(reason), clock) {
                     *held = Some(item);
                     return Poll::Ready(Some(I::text_output(kind, chunk)));
                 }
@@ -300,20 +327,22 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
             match item.split() {
                 Split::Pass(output) => return Poll::Ready(Some(output)),
                 Split::Text(kind, token) => {
-                    if let Some(reason) = self.push(kind, token, clock) {
+                    if let Some(cut) = self.push(kind, token, clock) {
                         let kind = self.kind;
-                        let chunk = self.flush(reason, clock);
-                        return Poll::Ready(chunk.map(|chunk| I::text_output(kind, chunk)));
+                        if let Some(chunk) = self.flush(cut, clock) {
+                            return Poll::Ready(Some(I::text_output(kind, chunk)));
+                        }
                     }
                 }
             }
         }
         // Upstream is still ready: a deadline must not wait for it to go quiet.
         if !self.text.is_empty() {
-            if let Some(reason) = self.decide(clock, false) {
+            if let Some(cut) = self.decide(clock, false) {
                 let kind = self.kind;
-                let chunk = self.flush(reason, clock);
-                return Poll::Ready(chunk.map(|chunk| I::text_output(kind, chunk)));
+                if let Some(chunk) = self.flush(cut, clock) {
+                    return Poll::Ready(Some(I::text_output(kind, chunk)));
+                }
             }
             self.settle(clock);
         }
@@ -362,56 +391,56 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
         if self.text.is_empty() {
             return Poll::Pending;
         }
-        if let Some(reason) = self.decide(clock, true) {
-            let kind = self.kind;
-            return Poll::Ready(self.flush(reason, clock).map(|chunk| (kind, chunk)));
+        let kind = self.kind;
+        if let Some(cut) = self.decide(clock, true) {
+            if let Some(chunk) = self.flush(cut, clock) {
+                return Poll::Ready(Some((kind, chunk)));
+            }
         }
         self.settle(clock);
         let Some(deadline) = self.deadline else {
             return Poll::Pending;
         };
-        match self.timer.poll_until(deadline, cx) {
-            Poll::Ready(()) => {
-                let kind = self.kind;
-                Poll::Ready(
-                    self.flush(FlushReason::Deadline, clock)
-                        .map(|chunk| (kind, chunk)),
-                )
-            }
-            Poll::Pending => Poll::Pending,
+        ready!(self.timer.poll_until(deadline, cx));
+        self.watch.on_timer_fired();
+        // The policy's deadline: it may cut at a boundary; otherwise everything goes.
+        let cut = self
+            .decide(clock, true)
+            .unwrap_or(Cut::all(FlushReason::Deadline));
+        match self.flush(cut, clock) {
+            Some(chunk) => Poll::Ready(Some((kind, chunk))),
+            // The policy kept everything: wait again, for its new deadline or upstream.
+            None => self.poll_idle(cx, clock),
         }
     }
 
     /// The poll ends with text buffered: text that arrived during it counts from its instant.
     fn settle(&mut self, clock: &PollClock) {
-        if self.oldest == Oldest::ThisPoll {
-            self.oldest = Oldest::At(clock.now());
-        }
+        self.marks.settle(|| clock.now());
     }
 
-    /// Appends a token of `kind`; returns why to flush if the cap or the policy says so.
+    /// Appends a token of `kind`; returns what to flush if the cap or the policy says so.
     #[inline(always)]
-    fn push<T: Token>(&mut self, kind: Kind, token: T, clock: &PollClock) -> Option<FlushReason> {
-        self.tokens += 1;
+    fn push<T: Token>(&mut self, kind: Kind, token: T, clock: &PollClock) -> Option<Cut> {
         self.kind = kind;
-        let was_empty = self.text.is_empty();
-        if was_empty {
+        let before = self.text.len();
+        if before == 0 {
             self.start(token);
         } else {
             self.append(&token);
         }
+        self.marks.push(self.text.len());
         if self.watch.is_enabled() {
             let replacements = self.decoder.replacements();
             self.watch.on_token(self.text.len(), replacements);
         }
-        if self.text.is_empty() {
+        if self.text.len() == before {
+            // Only part of a character, or nothing: no new text, no clock.
             return None;
         }
-        if was_empty {
-            self.oldest = Oldest::ThisPoll;
-        }
+        self.marks.arrived();
         if self.text.len() >= self.max_buffered {
-            return Some(FlushReason::Bytes);
+            return Some(Cut::all(FlushReason::Bytes));
         }
         self.decide(clock, false)
     }
@@ -463,32 +492,48 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
         }
     }
 
-    /// Asks the policy about the buffered text: why to flush now, if it should. Otherwise
+    /// Asks the policy about the buffered text: what to flush now, if anything. Otherwise
     /// records the policy's deadline.
     #[inline(always)]
-    fn decide(&mut self, clock: &PollClock, upstream_idle: bool) -> Option<FlushReason> {
+    fn decide(&mut self, clock: &PollClock, upstream_idle: bool) -> Option<Cut> {
         let state = BufferState::from_engine(
             &self.text,
-            self.tokens,
-            self.oldest,
+            self.marks.tokens(),
+            self.marks.oldest(),
             clock,
             self.chunks_emitted,
             upstream_idle,
         );
-        match self.policy.decide(&state) {
-            Decision::Flush => Some(FlushReason::Size),
-            Decision::FlushAs(reason) => Some(reason),
+        let cut = match self.policy.decide(&state) {
+            Decision::Flush => Cut::all(FlushReason::Size),
+            Decision::FlushAs(reason) => Cut::all(reason),
+            Decision::FlushUpTo(end, reason) => Cut { end, reason },
             Decision::WaitUntil(deadline) => {
                 self.deadline = Some(deadline);
                 // A deadline already reached flushes now, whether or not the clock had been read:
                 // what is flushed never depends on who else looked at the clock.
-                (deadline <= clock.now()).then_some(FlushReason::Deadline)
+                if deadline > clock.now() {
+                    return None;
+                }
+                Cut::all(FlushReason::Deadline)
             }
             Decision::Wait => {
                 self.deadline = None;
-                None
+                return None;
             }
+        };
+        // A cut inside a character moves back to its start; a cut that keeps everything is no
+        // flush at all.
+        let mut end = cut.end.min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
         }
+        // What the policy chose may wait for a grapheme to be whole; a deadline may not.
+        #[cfg(feature = "graphemes")]
+        if self.whole_graphemes && cut.reason != FlushReason::Deadline {
+            end = super::graphemes::whole_graphemes_end(&self.text[..end]);
+        }
+        (end > 0).then_some(Cut { end, ..cut })
     }
 
     /// Upstream ended: the remainder, if any, goes out; afterwards only `None`.
@@ -499,7 +544,7 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
         let _ = self.decoder.finish(&mut self.text);
         self.stamp_completed();
         let kind = self.kind;
-        let chunk = self.flush(FlushReason::End, clock);
+        let chunk = self.flush(Cut::all(FlushReason::End), clock);
         if self.watch.is_enabled() {
             self.watch.on_end(self.decoder.replacements());
         }
@@ -508,21 +553,30 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
 
     /// Text just completed by finishing the decoder counts from this poll.
     fn stamp_completed(&mut self) {
-        if self.oldest == Oldest::None && !self.text.is_empty() {
-            self.oldest = Oldest::ThisPoll;
+        if !self.text.is_empty() {
+            self.marks.arrived();
         }
     }
 
-    /// Turns the buffered text into a chunk; `None` if there is no complete text.
+    /// How long the oldest buffered text has waited.
+    fn held_for(&self, clock: &PollClock) -> Duration {
+        match self.marks.oldest() {
+            Oldest::At(oldest) => clock.now().saturating_duration_since(oldest),
+            Oldest::ThisPoll | Oldest::None => Duration::ZERO,
+        }
+    }
+
+    /// Turns the buffered text, or its first `cut.end` bytes, into a chunk; `None` if there is
+    /// no complete text to cut.
     #[inline]
-    fn flush(&mut self, reason: FlushReason, clock: &PollClock) -> Option<Chunk> {
+    fn flush(&mut self, cut: Cut, clock: &PollClock) -> Option<Chunk> {
         if self.text.is_empty() {
             return None;
         }
-        let held_for = match self.oldest {
-            Oldest::At(oldest) => clock.now().saturating_duration_since(oldest),
-            Oldest::ThisPoll | Oldest::None => Duration::ZERO,
-        };
+        if cut.end < self.text.len() {
+            return Some(self.flush_part(cut, clock));
+        }
+        let held_for = self.held_for(clock);
         let text = match self.spare.take() {
             // An adopted token is the chunk: no copy, no allocation.
             Some(buffer) => mem::replace(&mut self.text, buffer),
@@ -536,13 +590,33 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
                 text
             }
         };
-        let chunk = Chunk::from_parts(text, self.tokens, reason, held_for);
+        let chunk = Chunk::from_parts(text, self.marks.tokens(), cut.reason, held_for);
         self.reset_buffer();
+        Some(self.emit(chunk))
+    }
+
+    /// The first `cut.end` bytes (a character boundary inside the text) as a chunk; the rest
+    /// stays, counting its age from its own arrival and waiting for the policy's next word.
+    #[cold]
+    fn flush_part(&mut self, cut: Cut, clock: &PollClock) -> Chunk {
+        let held_for = self.held_for(clock);
+        self.unadopt();
+        let text = self.text[..cut.end].to_owned();
+        self.text.drain(..cut.end);
+        let tokens = self.marks.cut(cut.end);
+        self.deadline = None;
+        let chunk = self.emit(Chunk::from_parts(text, tokens, cut.reason, held_for));
+        self.watch.set_buffered(self.text.len());
+        chunk
+    }
+
+    /// A chunk goes out: the policy and the observer hear of it.
+    fn emit(&mut self, chunk: Chunk) -> Chunk {
         self.chunks_emitted += 1;
         self.policy.on_flush(&chunk);
         if self.watch.is_enabled() {
             self.watch.on_flush(&chunk, self.decoder.replacements());
         }
-        Some(chunk)
+        chunk
     }
 }

@@ -131,6 +131,44 @@ impl<S: Stream, P, O: FlushObserver> FlushWith<S, P, O> {
         self
     }
 
+    /// Holds back a grapheme cluster that the next token may still complete (feature
+    /// `graphemes`; off by default): a chunk the policy asks for does not end on a character
+    /// that commonly continues — an emoji that a zero-width joiner may extend (👩 of 👩‍💻), a
+    /// joiner, a variation selector, a skin-tone modifier, a combining mark, half of a flag, a
+    /// Hangul jamo a syllable is built from — so readers never see `👩‍💻`, `🇫🇷` or a decomposed
+    /// accent half-built. The rule is in `src/flush/graphemes.rs`.
+    ///
+    /// The held tail goes out with the next token that completes it, or at the policy's time
+    /// bound (a deadline flush holds nothing back), or at the end of the stream, or ahead of an
+    /// item it must not merge with. A policy without a time bound ([`FixedBatch`],
+    /// [`Immediate`]) may hold an emoji until the next token arrives.
+    ///
+    /// [`FixedBatch`]: crate::policy::FixedBatch
+    /// [`Immediate`]: crate::policy::Immediate
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use tokenflush::{policy::Immediate, FlushExt};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let tokens = futures::stream::iter(["Hi ", "👩", "\u{200D}", "💻", " there"]);
+    /// let chunks: Vec<String> = tokens
+    ///     .flush_with(Immediate::new())
+    ///     .with_whole_graphemes(true)
+    ///     .map(|chunk| chunk.into_string())
+    ///     .collect()
+    ///     .await;
+    /// assert_eq!(chunks, ["Hi ", "👩\u{200D}💻 there"]);
+    /// # });
+    /// ```
+    #[cfg(feature = "graphemes")]
+    pub fn with_whole_graphemes(mut self, whole_graphemes: bool) -> Self {
+        self.engine.set_whole_graphemes(whole_graphemes);
+        self
+    }
+
     /// Reports what this adapter does to `observer` from now on: every chunk, the first
     /// token, and the end of the stream (see [`observe`](crate::observe)). Times count from
     /// this call, so attach the observer where the request begins, before polling. A previous

@@ -18,6 +18,7 @@ pub(super) struct Watch<O: FlushObserver> {
     chunks: u64,
     bytes: u64,
     errors: u64,
+    timer_fires: u64,
     /// Kept current so that a drop can report them: the decoder's count and the buffer's size.
     replacements: u64,
     buffered_bytes: usize,
@@ -37,6 +38,7 @@ impl<O: FlushObserver> Watch<O> {
             chunks: 0,
             bytes: 0,
             errors: 0,
+            timer_fires: 0,
             replacements: 0,
             buffered_bytes: 0,
             reported: false,
@@ -97,6 +99,18 @@ impl<O: FlushObserver> Watch<O> {
         });
     }
 
+    /// The adapter's timer fired: a wake-up only a deadline caused.
+    pub(super) fn on_timer_fired(&mut self) {
+        if self.start.is_some() {
+            self.timer_fires += 1;
+        }
+    }
+
+    /// Part of the buffer went out; `buffered_bytes` are still held.
+    pub(super) fn set_buffered(&mut self, buffered_bytes: usize) {
+        self.buffered_bytes = buffered_bytes;
+    }
+
     pub(super) fn on_error(&mut self) {
         if self.start.is_some() {
             self.errors += 1;
@@ -126,6 +140,7 @@ impl<O: FlushObserver> Watch<O> {
             bytes: self.bytes,
             replacements: self.replacements,
             errors: self.errors,
+            timer_fires: self.timer_fires,
             dropped_bytes: self.buffered_bytes as u64,
         });
     }

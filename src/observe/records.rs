@@ -73,6 +73,7 @@ pub struct StreamRecord {
     pub(crate) bytes: u64,
     pub(crate) replacements: u64,
     pub(crate) errors: u64,
+    pub(crate) timer_fires: u64,
     pub(crate) dropped_bytes: u64,
 }
 
@@ -136,6 +137,13 @@ impl StreamRecord {
     #[must_use]
     pub fn replacements(&self) -> u64 {
         self.replacements
+    }
+
+    /// How often the adapter's timer fired: wake-ups that only a deadline caused (a policy that
+    /// flushes before its deadline needs few).
+    #[must_use]
+    pub fn timer_fires(&self) -> u64 {
+        self.timer_fires
     }
 
     /// Upstream errors passed through ([`try_flush_with`](crate::TryFlushExt::try_flush_with)).

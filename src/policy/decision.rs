@@ -26,6 +26,12 @@ pub enum Decision {
     Flush,
     /// Flush the buffer now, for the reason given.
     FlushAs(FlushReason),
+    /// Flush the first `end` bytes of the buffered text now, for the reason given, and keep
+    /// the rest buffered: text up to a word or sentence boundary goes out, the word still being
+    /// written waits. `end` is rounded down to a character boundary; 0 keeps everything
+    /// (like [`Wait`](Self::Wait), but the previous deadline stays), and the whole buffer or
+    /// more flushes it all. The rest keeps counting its age from its own arrival.
+    FlushUpTo(usize, FlushReason),
     /// Keep buffering, with no time bound.
     Wait,
     /// Keep buffering, but flush at this instant if nothing flushes earlier
@@ -34,7 +40,8 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// The decision that flushes first: a flush beats any wait (the first of two flushes wins),
+    /// The decision that flushes first: a flush beats any wait — a whole flush beats a partial
+    /// one, the first of two whole flushes wins, the longer of two partial ones wins —
     /// the earlier of two instants wins, and any instant beats waiting without one.
     ///
     /// # Examples
@@ -54,6 +61,15 @@ impl Decision {
         match (self, other) {
             (Self::Flush | Self::FlushAs(_), _) => self,
             (_, Self::Flush | Self::FlushAs(_)) => other,
+            (Self::FlushUpTo(a, _), Self::FlushUpTo(b, _)) => {
+                if b > a {
+                    other
+                } else {
+                    self
+                }
+            }
+            (Self::FlushUpTo(..), _) => self,
+            (_, Self::FlushUpTo(..)) => other,
             (Self::WaitUntil(a), Self::WaitUntil(b)) => Self::WaitUntil(a.min(b)),
             (Self::WaitUntil(_), Self::Wait) => self,
             (Self::Wait, _) => other,
@@ -72,6 +88,6 @@ impl Decision {
     /// ```
     #[must_use]
     pub const fn is_flush(&self) -> bool {
-        matches!(self, Self::Flush | Self::FlushAs(_))
+        matches!(self, Self::Flush | Self::FlushAs(_) | Self::FlushUpTo(..))
     }
 }
