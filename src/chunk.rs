@@ -282,6 +282,9 @@ pub enum FlushReason {
     Item,
     /// A word, sentence or line boundary: the text up to it went out, the rest waits.
     Boundary,
+    /// Sent ahead of the time bound, which the next token was not expected to beat
+    /// ([`TimeBounded::with_anticipation`](crate::policy::TimeBounded::with_anticipation)).
+    Anticipated,
 }
 
 impl FlushReason {
@@ -306,6 +309,7 @@ impl FlushReason {
             Self::Bytes => "bytes",
             Self::Item => "item",
             Self::Boundary => "boundary",
+            Self::Anticipated => "anticipated",
         }
     }
 }

@@ -38,20 +38,27 @@
 //! assert_eq!(policy.decide(&BufferState::new("Hello.", 2)), Decision::Flush);
 //! ```
 
+mod adaptive;
+mod boundary;
 mod buffer_state;
 mod coalesce;
 mod decision;
 mod fixed_batch;
+mod gaps;
 mod immediate;
 mod policy_error;
+mod rules;
 mod time_bounded;
 
+pub use adaptive::Adaptive;
+pub use boundary::Boundary;
 pub use buffer_state::BufferState;
 pub use coalesce::Coalesce;
 pub use decision::Decision;
 pub use fixed_batch::FixedBatch;
 pub use immediate::Immediate;
 pub use policy_error::PolicyError;
+pub use rules::Rules;
 pub use time_bounded::TimeBounded;
 
 use std::fmt;

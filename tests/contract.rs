@@ -8,7 +8,9 @@ use std::time::Duration;
 use futures::stream::{self, FusedStream, Stream, StreamExt};
 use support::{collect_timed, ms, tok, DropGuard, Scripted, Step};
 use tokenflush::observe::{FlushObserver, FlushRecord};
-use tokenflush::policy::{Coalesce, FixedBatch, FlushPolicy, Immediate, TimeBounded};
+use tokenflush::policy::{
+    Adaptive, Boundary, Coalesce, FixedBatch, FlushPolicy, Immediate, Rules, TimeBounded,
+};
 use tokenflush::{Chunk, FlushExt, FlushReason, TryFlushExt};
 use tokio::time::Instant;
 
@@ -412,4 +414,11 @@ contract! {
     time_bounded_zero_latency => TimeBounded::new(4, Duration::ZERO);
     time_bounded_unbounded_latency => TimeBounded::new(4, Duration::MAX);
     time_bounded_zero_latency_held_first => TimeBounded::new(16, Duration::ZERO).with_immediate_first(false);
+    time_bounded_anticipating => TimeBounded::new(4, Duration::from_millis(10)).with_anticipation(true);
+    adaptive => Adaptive::new(Duration::from_millis(10));
+    adaptive_small => Adaptive::new(Duration::from_millis(5)).with_max_tokens(2).with_immediate_first(false);
+    rules_empty => Rules::new();
+    rules_words => Rules::new().at(Boundary::Word).immediate_first(false);
+    rules_sentences_within => Rules::new().at(Boundary::Sentence).max_tokens(3).max_latency(Duration::from_millis(8));
+    rules_lines_bytes => Rules::new().at(Boundary::Line).max_bytes(5).immediate_first(false);
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use support::{collect_timed, Scripted, Step};
-use tokenflush::policy::{Coalesce, FixedBatch, FlushPolicy, Immediate, TimeBounded};
+use tokenflush::policy::{
+    Adaptive, Boundary, Coalesce, FixedBatch, FlushPolicy, Immediate, Rules, TimeBounded,
+};
 use tokenflush::{Chunk, FlushExt, FlushReason};
 use tokio::time::Instant;
 
@@ -20,6 +22,16 @@ enum Policy {
         max_tokens: usize,
         max_latency: Duration,
         immediate_first: bool,
+        anticipate: bool,
+    },
+    Adaptive {
+        max_latency: Duration,
+        max_tokens: usize,
+    },
+    Rules {
+        boundary: Option<Boundary>,
+        max_tokens: usize,
+        max_latency: Duration,
     },
 }
 
@@ -33,9 +45,37 @@ impl Policy {
                 max_tokens,
                 max_latency,
                 immediate_first,
+                anticipate,
             } => Box::new(
-                TimeBounded::new(max_tokens, max_latency).with_immediate_first(immediate_first),
+                TimeBounded::new(max_tokens, max_latency)
+                    .with_immediate_first(immediate_first)
+                    .with_anticipation(anticipate),
             ),
+            Self::Adaptive {
+                max_latency,
+                max_tokens,
+            } => Box::new(Adaptive::new(max_latency).with_max_tokens(max_tokens)),
+            Self::Rules {
+                boundary,
+                max_tokens,
+                max_latency,
+            } => {
+                let rules = Rules::new().max_tokens(max_tokens).max_latency(max_latency);
+                Box::new(match boundary {
+                    Some(boundary) => rules.at(boundary),
+                    None => rules,
+                })
+            }
+        }
+    }
+
+    /// The policy's time bound, if it has one.
+    fn max_latency(&self) -> Option<Duration> {
+        match *self {
+            Self::TimeBounded { max_latency, .. }
+            | Self::Adaptive { max_latency, .. }
+            | Self::Rules { max_latency, .. } => Some(max_latency),
+            _ => None,
         }
     }
 }
@@ -45,19 +85,44 @@ fn policy() -> impl Strategy<Value = Policy> {
         Just(Policy::Immediate),
         (1..6_usize).prop_map(Policy::Coalesce),
         (1..6_usize).prop_map(Policy::FixedBatch),
-        (1..8_usize, 0..120_u64, any::<bool>()).prop_map(|(n, d, first)| Policy::TimeBounded {
-            max_tokens: n,
+        (1..8_usize, 0..120_u64, any::<bool>(), any::<bool>()).prop_map(
+            |(n, d, first, anticipate)| {
+                Policy::TimeBounded {
+                    max_tokens: n,
+                    max_latency: Duration::from_millis(d),
+                    immediate_first: first,
+                    anticipate,
+                }
+            }
+        ),
+        (0..120_u64, 1..12_usize).prop_map(|(d, n)| Policy::Adaptive {
             max_latency: Duration::from_millis(d),
-            immediate_first: first,
+            max_tokens: n,
         }),
+        (
+            prop_oneof![
+                Just(None),
+                Just(Some(Boundary::Word)),
+                Just(Some(Boundary::Sentence)),
+                Just(Some(Boundary::Line))
+            ],
+            0..8_usize,
+            0..120_u64
+        )
+            .prop_map(|(boundary, n, d)| Policy::Rules {
+                boundary,
+                max_tokens: n,
+                max_latency: Duration::from_millis(d),
+            }),
     ]
 }
 
-/// Text mixing 1-, 2-, 3- and 4-byte characters.
+/// Text mixing 1-, 2-, 3- and 4-byte characters, spaces, sentence ends and line breaks.
 fn text() -> impl Strategy<Value = String> {
     let character = prop_oneof![
         4 => proptest::char::range('a', 'z'),
         1 => Just(' '),
+        1 => prop_oneof![Just('.'), Just('\n'), Just('。'), Just('!')],
         1 => proptest::char::range('а', 'я'),
         1 => proptest::char::range('一', '龥'),
         1 => proptest::char::range('😀', '🙏'),
@@ -182,16 +247,19 @@ proptest! {
             // The oldest text of a chunk is its first character.
             prop_assert_eq!(chunk.held_for(), yielded.duration_since(times[0]), "held_for of chunk {}", i);
             prop_assert!(times.iter().all(|t| t <= yielded));
+            if let Some(max_latency) = policy.max_latency() {
+                for t in times {
+                    prop_assert!(yielded.duration_since(*t) <= max_latency,
+                        "chunk {} held a character for {:?}", i, yielded.duration_since(*t));
+                }
+            }
             match policy {
-                Policy::TimeBounded { max_latency, immediate_first, .. } => {
-                    for t in times {
-                        prop_assert!(yielded.duration_since(*t) <= max_latency,
-                            "chunk {} held a character for {:?}", i, yielded.duration_since(*t));
-                    }
+                Policy::TimeBounded { immediate_first, .. } => {
                     if i == 0 && immediate_first {
                         prop_assert_eq!(chunk.held_for(), Duration::ZERO);
                     }
                 }
+                Policy::Adaptive { .. } | Policy::Rules { .. } => {}
                 Policy::Immediate => {
                     // Flushed the moment its last character became whole.
                     prop_assert_eq!(*yielded, times[chars - 1]);

@@ -1,0 +1,166 @@
+//! [`Boundary`]: where text may be cut so that readers see whole words, sentences or lines.
+
+/// A place in text where a chunk may end: after a word, a sentence or a line.
+///
+/// | boundary | after |
+/// |---|---|
+/// | `Word` | whitespace (any Unicode White_Space), or clause punctuation of scripts written without spaces: `、。，！？；：` and their fullwidth forms |
+/// | `Sentence` | `.`, `!`, `?` or `…` followed by whitespace (closing quotes and brackets in between are kept with the sentence), `。！？`, or a line break |
+/// | `Line` | a line feed |
+///
+/// Chinese and Japanese separate clauses, not words, with punctuation: their "words" here are
+/// clauses. Thai separates phrases with spaces. A dictionary-backed segmenter (ICU4X's
+/// `icu_segmenter`) would find the words inside a clause; clauses keep the time bound honest
+/// at a fraction of the cost. Abbreviations ("e.g. this") end a sentence early.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use futures::StreamExt;
+/// use tokenflush::policy::{Boundary, Rules};
+/// use tokenflush::FlushExt;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let tokens = futures::stream::iter(["First sen", "tence. Sec", "ond one. And", " the rest"]);
+/// let policy = Rules::new().at(Boundary::Sentence).immediate_first(false);
+/// let chunks: Vec<String> = tokens.flush_with(policy).map(|c| c.into_string()).collect().await;
+/// assert_eq!(chunks, ["First sentence. ", "Second one. ", "And the rest"]);
+/// # }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Boundary {
+    /// After a word (or a clause, in scripts written without spaces).
+    Word,
+    /// After a sentence.
+    Sentence,
+    /// After a line.
+    Line,
+}
+
+/// Finds the last boundary of a kind in a growing buffer, looking at each byte once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Scan {
+    boundary: Boundary,
+    /// Bytes of the buffer looked at so far.
+    scanned: usize,
+    /// The end of the last boundary found.
+    last: Option<usize>,
+    /// The last character looked at ended a sentence (quotes and brackets may follow).
+    after_terminal: bool,
+}
+
+impl Scan {
+    pub(crate) const fn new(boundary: Boundary) -> Self {
+        Self {
+            boundary,
+            scanned: 0,
+            last: None,
+            after_terminal: false,
+        }
+    }
+
+    /// The end of the last boundary in `text`, the buffer this scan has followed.
+    pub(crate) fn last_in(&mut self, text: &str) -> Option<usize> {
+        if text.len() < self.scanned {
+            // Not the buffer followed so far (a state built by hand): start again.
+            *self = Self::new(self.boundary);
+        }
+        let start = self.scanned;
+        for (at, c) in text[start..].char_indices() {
+            let end = start + at + c.len_utf8();
+            if self.ends_after(c) {
+                self.last = Some(end);
+            }
+        }
+        self.scanned = text.len();
+        self.last
+    }
+
+    /// The first `len` bytes of the buffer went out.
+    pub(crate) fn flushed(&mut self, len: usize) {
+        self.scanned = self.scanned.saturating_sub(len);
+        self.last = self
+            .last
+            .and_then(|last| last.checked_sub(len))
+            .filter(|&last| last > 0);
+        if self.scanned == 0 {
+            self.after_terminal = false;
+        }
+    }
+
+    fn ends_after(&mut self, c: char) -> bool {
+        match self.boundary {
+            Boundary::Line => c == '\n',
+            Boundary::Word => c.is_whitespace() || is_clause_punctuation(c),
+            Boundary::Sentence => {
+                let boundary = matches!(c, '\n' | '。' | '！' | '？')
+                    || (c.is_whitespace() && self.after_terminal);
+                self.after_terminal = match c {
+                    '.' | '!' | '?' | '…' => true,
+                    '"' | '\'' | '”' | '’' | ')' | ']' | '»' => self.after_terminal,
+                    _ => false,
+                };
+                boundary
+            }
+        }
+    }
+}
+
+fn is_clause_punctuation(c: char) -> bool {
+    matches!(
+        c,
+        '、' | '。' | '，' | '！' | '？' | '；' | '：' | '．' | '｡' | '､'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last(boundary: Boundary, pieces: &[&str]) -> Option<usize> {
+        let mut scan = Scan::new(boundary);
+        let mut text = String::new();
+        let mut found = None;
+        for piece in pieces {
+            text.push_str(piece);
+            found = scan.last_in(&text);
+        }
+        found
+    }
+
+    #[test]
+    fn boundaries_are_found_however_the_text_grows() {
+        let text = "He said \"Stop.\" Then 3.14 was it! Next";
+        for cut in 0..=text.len() {
+            if !text.is_char_boundary(cut) {
+                continue;
+            }
+            let pieces = [&text[..cut], &text[cut..]];
+            assert_eq!(last(Boundary::Sentence, &pieces), Some(34), "cut at {cut}");
+            assert_eq!(last(Boundary::Word, &pieces), Some(34), "cut at {cut}");
+        }
+        assert_eq!(last(Boundary::Line, &["a\nb", "c"]), Some(2));
+        assert_eq!(last(Boundary::Sentence, &["No end yet"]), None);
+        assert_eq!(
+            last(Boundary::Word, &["今日は、", "晴れ"]),
+            Some("今日は、".len())
+        );
+        assert_eq!(
+            last(Boundary::Sentence, &["終わり。", "次"]),
+            Some("終わり。".len())
+        );
+        assert_eq!(last(Boundary::Word, &["abc"]), None);
+    }
+
+    #[test]
+    fn a_flush_moves_the_boundaries_with_the_text() {
+        let mut scan = Scan::new(Boundary::Word);
+        assert_eq!(scan.last_in("one two thr"), Some(8));
+        scan.flushed(8);
+        assert_eq!(scan.last_in("thr"), None);
+        assert_eq!(scan.last_in("three "), Some(6));
+    }
+}
