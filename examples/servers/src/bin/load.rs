@@ -361,9 +361,12 @@ async fn run_phase(
     let wall = began.elapsed();
     let after = process::Sample::read(server.pid).map_err(|error| error.to_string())?;
     let held = client::get(server.address, "/held").await?;
-    let held_us = match route {
-        Route::Anchor => None,
-        _ => Some(parse_held(&held)?),
+    let (held_us, timer_fires) = match route {
+        Route::Anchor => (None, 0),
+        _ => {
+            let (held, fires) = parse_held(&held)?;
+            (Some(held), fires)
+        }
     };
     Ok(PhaseResult {
         route,
@@ -378,19 +381,28 @@ async fn run_phase(
         server_cpu_us: after.cpu_us - before.cpu_us,
         server_writes: after.writes - before.writes,
         held_us,
+        timer_fires,
         wall_ms: wall.as_millis() as u64,
     })
 }
 
-/// `count p50 p99 max` from the server's `/held`.
-fn parse_held(text: &str) -> Result<Percentiles, String> {
-    let numbers: Vec<u32> = text
+/// `count p50 p99 max fires` from the server's `/held`.
+fn parse_held(text: &str) -> Result<(Percentiles, u64), String> {
+    let numbers: Vec<u64> = text
         .split_ascii_whitespace()
         .map(str::parse)
         .collect::<Result<_, _>>()
         .map_err(|_| format!("/held said {text:?}"))?;
+    let micros = |value: u64| u32::try_from(value).unwrap_or(u32::MAX);
     match numbers[..] {
-        [_, p50, p99, max] => Ok(Percentiles { p50, p99, max }),
+        [_, p50, p99, max, fires] => Ok((
+            Percentiles {
+                p50: micros(p50),
+                p99: micros(p99),
+                max: micros(max),
+            },
+            fires,
+        )),
         _ => Err(format!("/held said {text:?}")),
     }
 }
@@ -580,10 +592,14 @@ mod tests {
                 match route {
                     Route::Anchor | Route::Immediate => assert_eq!(events, 30, "{route}"),
                     Route::FixedBatch => assert_eq!(events, 2, "{route}: 25 + 5"),
-                    Route::TimeBounded => assert!((8..30).contains(&events), "{route}: {events}"),
+                    Route::TimeBounded | Route::Anticipating => {
+                        assert!((8..30).contains(&events), "{route}: {events}")
+                    }
+                    // Fast test tokens: chunks grow up to what 25 ms bring.
+                    Route::Adaptive => assert!((1..30).contains(&events), "{route}: {events}"),
                 }
             }
-            let held = parse_held(&client::get(address, "/held").await.unwrap()).unwrap();
+            let (held, _) = parse_held(&client::get(address, "/held").await.unwrap()).unwrap();
             if route == Route::FixedBatch {
                 assert!(held.max > 0, "the adapter reports how long chunks waited");
             }

@@ -56,6 +56,8 @@ pub struct PhaseResult {
     pub server_writes: u64,
     /// How long the adapter held each chunk's oldest token (tokenflush's routes).
     pub held_us: Option<Percentiles>,
+    /// Wake-ups of the adapters' timers (tokenflush's routes).
+    pub timer_fires: u64,
     /// Wall time of the phase, in milliseconds.
     pub wall_ms: u64,
 }
@@ -83,8 +85,9 @@ pub fn table(results: &[PhaseResult], model_cpu_per_token_us: &[(usize, f64)]) -
     let mut out = String::new();
     out.push_str(
         "| streams | configuration | TTFT p50 / p99 (ms) | delay p50 / p99 / max (ms) \
-         | server CPU µs/token | × axum | writes/token | events/token | lost | held p99 (ms) |\n\
-         |---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         | server CPU µs/token | × axum | writes/token | events/token | timer wakes/token | lost \
+         | held p99 (ms) |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for result in results {
         let anchor = results
@@ -101,7 +104,7 @@ pub fn table(results: &[PhaseResult], model_cpu_per_token_us: &[(usize, f64)]) -
         let tokens = result.tokens.max(1) as f64;
         let _ = writeln!(
             out,
-            "| {} | {} | {} / {} | {} / {} / {} | {:.2} | {} | {:.2} | {:.2} | {} | {} |",
+            "| {} | {} | {} / {} | {} / {} / {} | {:.2} | {} | {:.2} | {:.2} | {:.3} | {} | {} |",
             result.streams,
             result.route,
             ms(result.ttft_us.p50),
@@ -113,6 +116,7 @@ pub fn table(results: &[PhaseResult], model_cpu_per_token_us: &[(usize, f64)]) -
             relative,
             result.server_writes as f64 / tokens,
             result.events as f64 / tokens,
+            result.timer_fires as f64 / tokens,
             result.lost(),
             held,
         );
@@ -120,7 +124,7 @@ pub fn table(results: &[PhaseResult], model_cpu_per_token_us: &[(usize, f64)]) -
     for (streams, cpu) in model_cpu_per_token_us {
         let _ = writeln!(
             out,
-            "| {streams} | the model alone, no HTTP | | | {cpu:.2} | | | | | |"
+            "| {streams} | the model alone, no HTTP | | | {cpu:.2} | | | | | | |"
         );
     }
     out

@@ -1,5 +1,5 @@
-//! The four ways the server streams the same tokens: axum's own `Sse` with one event per
-//! token (the anchor: what servers ship today), and tokenflush under three policies.
+//! The ways the server streams the same tokens: axum's own `Sse` with one event per token (the
+//! anchor: what servers ship today), and tokenflush under five policies.
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,6 +13,11 @@ pub enum Route {
     Immediate,
     /// tokenflush's `encode_sse` response under `TimeBounded::new(4, 50ms)`.
     TimeBounded,
+    /// The same with `with_anticipation(true)`: flushes ahead of a deadline the next token
+    /// would miss.
+    Anticipating,
+    /// tokenflush's `encode_sse` response under `Adaptive::new(50ms)`.
+    Adaptive,
     /// tokenflush's `encode_sse` response under `FixedBatch::new(25)`.
     FixedBatch,
 }
@@ -22,10 +27,12 @@ pub const MAX_LATENCY: Duration = Duration::from_millis(50);
 
 impl Route {
     /// Every configuration, the anchor first.
-    pub const ALL: [Route; 4] = [
+    pub const ALL: [Route; 6] = [
         Route::Anchor,
         Route::Immediate,
         Route::TimeBounded,
+        Route::Anticipating,
+        Route::Adaptive,
         Route::FixedBatch,
     ];
 
@@ -35,6 +42,8 @@ impl Route {
             Route::Anchor => "axum",
             Route::Immediate => "immediate",
             Route::TimeBounded => "time_bounded",
+            Route::Anticipating => "anticipating",
+            Route::Adaptive => "adaptive",
             Route::FixedBatch => "fixed_batch",
         }
     }
@@ -46,6 +55,8 @@ impl fmt::Display for Route {
             Route::Anchor => "axum Sse, an event per token",
             Route::Immediate => "Immediate",
             Route::TimeBounded => "TimeBounded(4, 50ms)",
+            Route::Anticipating => "TimeBounded(4, 50ms), anticipating",
+            Route::Adaptive => "Adaptive(50ms)",
             Route::FixedBatch => "FixedBatch(25)",
         })
     }
@@ -60,7 +71,8 @@ impl FromStr for Route {
             .find(|route| route.name() == name)
             .ok_or_else(|| {
                 format!(
-                    "unknown configuration {name:?}: axum, immediate, time_bounded or fixed_batch"
+                    "unknown configuration {name:?}: axum, immediate, time_bounded, \
+                     anticipating, adaptive or fixed_batch"
                 )
             })
     }

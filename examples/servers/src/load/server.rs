@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,8 +17,8 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
-use tokenflush::observe::{FlushObserver, FlushRecord};
-use tokenflush::policy::{FixedBatch, FlushPolicy, Immediate, TimeBounded};
+use tokenflush::observe::{FlushObserver, FlushRecord, StreamRecord};
+use tokenflush::policy::{Adaptive, FixedBatch, FlushPolicy, Immediate, TimeBounded};
 use tokenflush::FlushExt;
 use tokio::net::{TcpListener, TcpSocket};
 
@@ -31,6 +32,8 @@ struct AppState {
     speed: Speed,
     clock: Clock,
     held_us: Arc<Mutex<Vec<u32>>>,
+    /// Wake-ups of the adapters' timers, summed as streams end.
+    timer_fires: Arc<AtomicU64>,
 }
 
 /// One stream's request: which tokens, and when the first comes.
@@ -62,6 +65,7 @@ pub async fn serve(
         speed,
         clock,
         held_us: Arc::default(),
+        timer_fires: Arc::default(),
     };
     let router = Router::new()
         .route("/stream/{route}", get(stream))
@@ -93,7 +97,7 @@ async fn stream(
         Duration::from_millis(query.first_delay_ms),
         state.clock,
     );
-    let held = HeldFor::new(&state.held_us);
+    let held = HeldFor::new(&state.held_us, &state.timer_fires);
     match route {
         Route::Anchor => {
             let events = tokens.map(|token| {
@@ -103,6 +107,12 @@ async fn stream(
         }
         Route::Immediate => flushed(tokens, Immediate::new(), held),
         Route::TimeBounded => flushed(tokens, TimeBounded::new(4, MAX_LATENCY), held),
+        Route::Anticipating => flushed(
+            tokens,
+            TimeBounded::new(4, MAX_LATENCY).with_anticipation(true),
+            held,
+        ),
+        Route::Adaptive => flushed(tokens, Adaptive::new(MAX_LATENCY), held),
         Route::FixedBatch => flushed(tokens, FixedBatch::new(25), held),
     }
 }
@@ -118,17 +128,19 @@ where
 }
 
 /// How long each chunk held its oldest token at the adapter, kept per stream and handed to
-/// the server's list when the stream ends (no lock per chunk).
+/// the server's list when the stream ends (no lock per chunk), and how often its timer fired.
 struct HeldFor {
     local: Vec<u32>,
     shared: Arc<Mutex<Vec<u32>>>,
+    timer_fires: Arc<AtomicU64>,
 }
 
 impl HeldFor {
-    fn new(shared: &Arc<Mutex<Vec<u32>>>) -> Self {
+    fn new(shared: &Arc<Mutex<Vec<u32>>>, timer_fires: &Arc<AtomicU64>) -> Self {
         Self {
             local: Vec::new(),
             shared: Arc::clone(shared),
+            timer_fires: Arc::clone(timer_fires),
         }
     }
 }
@@ -137,6 +149,11 @@ impl FlushObserver for HeldFor {
     fn on_flush(&mut self, flush: &FlushRecord<'_>) {
         let held = flush.chunk().held_for().as_micros();
         self.local.push(u32::try_from(held).unwrap_or(u32::MAX));
+    }
+
+    fn on_end(&mut self, stream: &StreamRecord) {
+        self.timer_fires
+            .fetch_add(stream.timer_fires(), Ordering::Relaxed);
     }
 }
 
@@ -149,11 +166,18 @@ impl Drop for HeldFor {
 }
 
 /// `GET /held`: the held-for figures since the last call, as `count p50 p99 max` in
-/// microseconds; clears them.
+/// microseconds, and the timer fires; clears them.
 async fn held(State(state): State<AppState>) -> String {
     let mut held = std::mem::take(&mut *state.held_us.lock().expect("no panics holding it"));
     let stats = Percentiles::of(&mut held);
-    format!("{} {} {} {}", held.len(), stats.p50, stats.p99, stats.max)
+    let fires = state.timer_fires.swap(0, Ordering::Relaxed);
+    format!(
+        "{} {} {} {} {fires}",
+        held.len(),
+        stats.p50,
+        stats.p99,
+        stats.max
+    )
 }
 
 /// One run of the model alone, without HTTP: how the server's CPU time splits between the
