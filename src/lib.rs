@@ -8,6 +8,8 @@ mod chunk;
 pub mod http_body;
 pub mod observe;
 pub mod policy;
+#[cfg(feature = "resume")]
+pub mod resume;
 pub mod sse;
 mod stream;
 mod timer;
