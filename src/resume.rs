@@ -8,7 +8,7 @@
 //! them, so any wire format replays identically. Two stores:
 //!
 //! - [`MemoryStore`]: one process, bounded, no dependencies beyond Tokio;
-//! - [`RedisStore`] (feature `redis`): shared by several instances behind a load balancer;
+//! - `RedisStore` (feature `redis`): shared by several instances behind a load balancer;
 //!   one Redis command per append.
 //!
 //! # How a server uses it

@@ -589,6 +589,58 @@ async fn memory_store_holds_a_bounded_number_of_streams() {
     assert!(format!("{store:?}").contains("streams: 10"));
 }
 
+/// Counts how often a stream is polled.
+struct CountPolls {
+    entries: Entries,
+    polls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl futures::Stream for CountPolls {
+    type Item = Result<Entry, ResumeError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.polls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::pin::Pin::new(&mut self.entries).poll_next(cx)
+    }
+}
+
+/// A follower of a silent stream sleeps until an append, the finish or the end of the lease:
+/// an hour of heartbeats every 3 s wakes it about once per lease, not per tick of a poll loop.
+#[tokio::test(start_paused = true)]
+async fn memory_store_followers_wait_without_polling() {
+    let store = MemoryStore::new();
+    let lease = Duration::from_secs(10);
+    let id = store
+        .create(None, &StreamOptions::new().with_lease(lease))
+        .await
+        .unwrap();
+    store.append(id, 0, text(0)).await.unwrap();
+    let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut follower = CountPolls {
+        entries: store.read(id, None, Some(0)).await.unwrap(),
+        polls: Arc::clone(&polls),
+    };
+    let reader = tokio::spawn(async move { follower.next().await });
+    let silence = Duration::from_secs(60 * 60);
+    let started = Instant::now();
+    while started.elapsed() < silence {
+        sleep(Duration::from_secs(3)).await;
+        store.heartbeat(id).await.unwrap();
+    }
+    store.append(id, 1, text(1)).await.unwrap();
+    assert_eq!(reader.await.unwrap(), Some(item(1)));
+    let polls = polls.load(std::sync::atomic::Ordering::Relaxed);
+    let leases = (silence.as_secs() / lease.as_secs()) as usize;
+    assert!(
+        polls <= 2 * leases + 2,
+        "{polls} polls in {silence:?} of silence ({leases} leases)"
+    );
+}
+
 #[cfg(feature = "redis")]
 mod redis_faults {
     use super::*;

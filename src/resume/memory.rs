@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::cursor::{Cursor, Step, MAX_SEQ};
@@ -71,7 +71,8 @@ pub struct MemoryStore {
 /// The streams, and when each may next have expired.
 #[derive(Default)]
 struct Streams {
-    streams: HashMap<StreamId, Stored>,
+    /// Boxed: the table keeps spare slots, which stay small.
+    streams: HashMap<StreamId, Box<Stored>>,
     /// One entry per stream held, `(due, id)`: the stream does not expire before `due`.
     /// Appends move expiry later without touching the set (the hot path stays O(1)); a sweep
     /// that finds a stream alive at `due` files it again under its real expiry, and a finish
@@ -96,7 +97,7 @@ struct Stored {
     /// Where the stream is filed in `Streams::expiry`.
     due: Instant,
     /// Followers wait for a change here.
-    wake: watch::Sender<()>,
+    wake: Arc<Notify>,
 }
 
 /// The default limit on streams.
@@ -197,11 +198,11 @@ impl MemoryStore {
             lease_until: deadline(now, options.lease()),
             expires_at,
             due: expires_at,
-            wake: watch::Sender::new(()),
+            wake: Arc::new(Notify::new()),
         };
         match streams.streams.entry(id) {
             MapEntry::Vacant(slot) => {
-                slot.insert(stored);
+                slot.insert(Box::new(stored));
             }
             // 128 random bits do not repeat; if the random source is broken, say so.
             MapEntry::Occupied(_) => {
@@ -256,7 +257,7 @@ impl MemoryStore {
                 stored.trimmed = dropped + 1;
             }
             stored.renew(now);
-            stored.wake.send_replace(());
+            stored.wake.notify_waiters();
             Ok(())
         })
     }
@@ -280,7 +281,7 @@ impl MemoryStore {
             stored.due = stored.expires_at;
             streams.expiry.insert((stored.due, id));
         }
-        stored.wake.send_replace(());
+        stored.wake.notify_waiters();
         Ok(())
     }
 
@@ -308,10 +309,10 @@ impl MemoryStore {
             shared: Arc::clone(&self.shared),
             id,
             cursor,
-            wake: stored.wake.subscribe(),
+            wake: Arc::clone(&stored.wake),
             done: false,
         };
-        Ok(Box::pin(Unfold::new(reader, Reader::step)))
+        Ok(Entries::new(Unfold::new(reader, Reader::step)))
     }
 }
 
@@ -349,7 +350,7 @@ struct Reader {
     shared: Arc<Mutex<Streams>>,
     id: StreamId,
     cursor: Cursor,
-    wake: watch::Receiver<()>,
+    wake: Arc<Notify>,
     done: bool,
 }
 
@@ -358,16 +359,19 @@ impl Reader {
         if self.done {
             return None;
         }
+        let wake = Arc::clone(&self.wake);
         loop {
-            // Seen before looking, so a change made after the look wakes the wait below.
-            self.wake.borrow_and_update();
+            // Registered before looking, so a change made after the look wakes the wait.
+            let changed = wake.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
             let lease_until = match self.look() {
                 Ok(entry) => return Some((entry, self)),
                 Err(lease_until) => lease_until,
             };
             // Woken by an append or the finish; the timeout is the lease running out (the
             // producer may also have renewed it meanwhile: the loop looks again).
-            let _ = tokio::time::timeout_at(lease_until, self.wake.changed()).await;
+            let _ = tokio::time::timeout_at(lease_until, changed).await;
         }
     }
 

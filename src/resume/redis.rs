@@ -60,7 +60,8 @@ use reader::Reader;
 /// | `create`, `append`, `heartbeat`, `finish` | 1 (`EVALSHA`; the first call of each script after Redis restarts adds `SCRIPT LOAD` and a retry) |
 /// | `append`, `heartbeat`, `finish` after Redis lost the stream | 3: the script, a re-`create`, the script again |
 /// | `read` | 1 `HMGET`, then 1 `XRANGE` per 256 stored entries |
-/// | following | 1 `XREAD BLOCK` per batch of new entries, or per poll interval while the stream is silent, plus 1 `EXISTS` (the lease) before each block; a connection of its own |
+/// | following | 1 `XREAD BLOCK` per batch of new entries, or per poll interval while the stream is silent, plus 1 `EXISTS` (the lease) before each block; when the lease is gone, 1 `XRANGE` and at most 1 `XREVRANGE` to tell the finish from a loss; a connection of its own |
+/// | a reader that meets a jump in sequence numbers | 1 `HGET`: a gap, or items the caps dropped |
 ///
 /// # Faults
 ///
@@ -600,7 +601,7 @@ impl RedisStore {
             keys,
             cursor,
         );
-        Ok(Box::pin(Unfold::new(reader, Reader::step)))
+        Ok(Entries::new(Unfold::new(reader, Reader::step)))
     }
 }
 

@@ -1,9 +1,10 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
-use futures_core::Stream;
+use futures_core::{FusedStream, Stream};
 
 use super::{Entry, Outcome, ResumeError, StreamId, StreamOptions};
 
@@ -11,8 +12,75 @@ use super::{Entry, Outcome, ResumeError, StreamId, StreamOptions};
 pub type ResumeFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ResumeError>> + Send + 'a>>;
 
 /// The entries a [`ResumeStore::read`] yields: stored ones, then live ones as they come, until
-/// the stream finishes, is lost, or fails.
-pub type Entries = Pin<Box<dyn Stream<Item = Result<Entry, ResumeError>> + Send>>;
+/// the stream finishes, is lost, or fails; then `None`, for good.
+///
+/// # Examples
+///
+/// A store of your own wraps its reader:
+///
+/// ```
+/// use futures::StreamExt;
+/// use tokenflush::resume::{Entries, Entry};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let mut entries = Entries::new(futures::stream::iter([Ok(Entry::Lost)]));
+/// assert_eq!(entries.next().await, Some(Ok(Entry::Lost)));
+/// assert_eq!(entries.next().await, None);
+/// # }
+/// ```
+#[must_use = "streams do nothing unless polled"]
+pub struct Entries {
+    /// `None` once it ended.
+    inner: Option<BoxEntries>,
+}
+
+type BoxEntries = Pin<Box<dyn Stream<Item = Result<Entry, ResumeError>> + Send>>;
+
+impl Entries {
+    /// Wraps a store's stream of entries.
+    pub fn new(entries: impl Stream<Item = Result<Entry, ResumeError>> + Send + 'static) -> Self {
+        Self {
+            inner: Some(Box::pin(entries)),
+        }
+    }
+}
+
+impl fmt::Debug for Entries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entries")
+            .field("ended", &self.inner.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stream for Entries {
+    type Item = Result<Entry, ResumeError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let next = ready!(inner.as_mut().poll_next(cx));
+        if next.is_none() {
+            self.inner = None;
+        }
+        Poll::Ready(next)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.inner {
+            Some(inner) => (0, inner.size_hint().1),
+            None => (0, Some(0)),
+        }
+    }
+}
+
+impl FusedStream for Entries {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_none()
+    }
+}
 
 /// Where a resumable stream's items are kept, so that a reader that lost its connection can
 /// read them again — on this server instance or, with a shared store, on another.
@@ -26,7 +94,7 @@ pub type Entries = Pin<Box<dyn Stream<Item = Result<Entry, ResumeError>> + Send>
 ///
 /// The trait is object safe: servers hold an `Arc<dyn ResumeStore>` and choose the store at
 /// start-up ([`MemoryStore`](super::MemoryStore) for one process,
-/// [`RedisStore`](super::RedisStore) for several).
+/// `RedisStore`, feature `redis`, for several).
 ///
 /// Sequence numbers go up by one per item, starting at 0: a store keeps whatever it is given
 /// in ascending order, and a reader sees a skipped number as an [`Entry::Gap`], so a producer
