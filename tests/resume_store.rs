@@ -892,6 +892,72 @@ mod redis_faults {
         );
     }
 
+    /// A server that accepts connections and never answers: operations give up at the
+    /// timeout.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_silent_redis_times_out() {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let timeout = Duration::from_millis(500);
+        let store = RedisStore::new(&format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .with_timeout(timeout);
+        let started = std::time::Instant::now();
+        let error = store
+            .create(Some(OWNER), &StreamOptions::new())
+            .await
+            .unwrap_err();
+        assert_eq!(error, ResumeError::Timeout(timeout));
+        assert_eq!(
+            error.to_string(),
+            "the resume store did not answer within 500ms"
+        );
+        let error = store
+            .append(StreamId::random().unwrap(), 0, text(0))
+            .await
+            .unwrap_err();
+        assert_eq!(error, ResumeError::Timeout(timeout));
+        assert!(started.elapsed() < timeout * 2 + Duration::from_secs(2));
+        drop(silent);
+    }
+
+    /// The store remembers the streams it produces (to recreate them if Redis loses them)
+    /// until they finish, or expire when their producer never finished.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn producers_are_forgotten_when_finished_or_expired() {
+        let Some(server) = RedisServer::start("producers") else {
+            return;
+        };
+        let store = redis_store(&server);
+        let producing = |store: &RedisStore| {
+            let debug = format!("{store:?}");
+            let count = debug.split("producing: ").nth(1).unwrap();
+            count
+                .split([',', ' '])
+                .next()
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        };
+        let finished = StreamOptions::new();
+        for _ in 0..200 {
+            let id = store.create(None, &finished).await.unwrap();
+            store.finish(id, Outcome::Completed).await.unwrap();
+        }
+        assert_eq!(producing(&store), 0);
+        // Producers that vanish without finishing: their streams expire in 5 ms.
+        let abandoned = StreamOptions::new()
+            .with_lease(Duration::from_millis(5))
+            .with_live_ttl(Duration::from_millis(5));
+        for round in 0..10 {
+            for _ in 0..100 {
+                store.create(None, &abandoned).await.unwrap();
+            }
+            assert!(producing(&store) <= 200, "round {round}: {store:?}");
+            sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Redis is killed mid-stream: appends fail fast while it is down, succeed once it is back,
     /// and a reader sees what was lost as a gap.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

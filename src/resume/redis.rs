@@ -153,6 +153,7 @@ impl fmt::Debug for RedisStore {
             .field("timeout", &self.settings.timeout)
             .field("poll_interval", &self.settings.poll_interval)
             .field("max_followers", &self.settings.max_followers)
+            .field("producing", &self.producers().streams.len())
             .finish_non_exhaustive()
     }
 }
@@ -356,7 +357,7 @@ impl RedisStore {
             redis::cmd("PING")
                 .query_async::<()>(&mut connection)
                 .await
-                .map_err(unavailable)
+                .map_err(|error| failure(error, self.settings.timeout))
         })
         .await
     }
@@ -407,7 +408,7 @@ impl RedisStore {
         invocation
             .invoke_async::<(i64, i64)>(&mut connection)
             .await
-            .map_err(unavailable)
+            .map_err(|error| failure(error, self.settings.timeout))
     }
 
     /// Runs a producer's script; if Redis lost a stream this store created, recreates it and
@@ -582,7 +583,7 @@ impl RedisStore {
             .arg("trimmed")
             .query_async(&mut connection)
             .await
-            .map_err(unavailable)?;
+            .map_err(|error| failure(error, self.settings.timeout))?;
         let (Some(stored_owner), Some(trimmed)) = (stored_owner, trimmed) else {
             return Err(ResumeError::NotFound);
         };
@@ -660,6 +661,16 @@ fn check((code, detail): (i64, i64), seq: u64, len: usize) -> Result<(), ResumeE
 
 pub(super) fn unavailable(error: redis::RedisError) -> ResumeError {
     ResumeError::Unavailable(Box::new(error))
+}
+
+/// A failed command as an error: [`ResumeError::Timeout`] when the connection gave up
+/// waiting (after `timeout`), else [`ResumeError::Unavailable`].
+pub(super) fn failure(error: redis::RedisError, timeout: Duration) -> ResumeError {
+    if error.is_timeout() {
+        ResumeError::Timeout(timeout)
+    } else {
+        unavailable(error)
+    }
 }
 
 impl ResumeStore for RedisStore {

@@ -13,7 +13,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::super::cursor::{Cursor, Step};
 use super::super::{Entry, Outcome, ResumeError};
-use super::{unavailable, Keys, Settings};
+use super::{failure, Keys, Settings};
 
 /// Entries fetched per command.
 const PAGE: usize = 256;
@@ -258,7 +258,7 @@ async fn within<T>(
     operation: impl Future<Output = RedisResult<T>>,
 ) -> Result<T, ResumeError> {
     match tokio::time::timeout(timeout, operation).await {
-        Ok(answer) => answer.map_err(unavailable),
+        Ok(answer) => answer.map_err(|error| failure(error, timeout)),
         Err(_) => Err(ResumeError::Timeout(timeout)),
     }
 }
