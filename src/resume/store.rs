@@ -14,6 +14,11 @@ pub type ResumeFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ResumeError
 /// The entries a [`ResumeStore::read`] yields: stored ones, then live ones as they come, until
 /// the stream finishes, is lost, or fails; then `None`, for good.
 ///
+/// # Cancel safety
+///
+/// Polling is cancel safe: a `next()` dropped before it resolves (a `select!`, a timeout) loses
+/// nothing; the entry it was waiting for comes with the next call.
+///
 /// # Examples
 ///
 /// A store of your own wraps its reader:
