@@ -6,6 +6,8 @@ mod flush;
 pub mod llm;
 pub mod observe;
 pub mod policy;
+#[cfg(feature = "resume")]
+pub mod resume;
 pub mod sse;
 mod timer;
 mod token;

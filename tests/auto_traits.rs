@@ -47,3 +47,31 @@ fn policies_are_object_safe() {
         assert!(format!("{adapter:?}").contains("FlushWith"));
     }
 }
+
+#[cfg(feature = "resume")]
+#[test]
+fn resume_stores_are_shared_objects() {
+    use std::sync::Arc;
+
+    use tokenflush::resume::{
+        Entries, Entry, MemoryStore, Outcome, ResumeError, ResumeStore, StreamId, StreamOptions,
+    };
+
+    fn error<T: std::error::Error + Send + Sync + 'static>() {}
+
+    send_sync_unpin::<MemoryStore>();
+    send_sync_unpin::<StreamId>();
+    send_sync_unpin::<StreamOptions>();
+    send_sync_unpin::<Entry>();
+    send_sync_unpin::<Outcome>();
+    send_sync_unpin::<ResumeError>();
+    error::<ResumeError>();
+    // Readers go into response bodies, which need `Send`.
+    send_unpin::<Entries>();
+    #[cfg(feature = "redis")]
+    send_sync_unpin::<tokenflush::resume::RedisStore>();
+    // Servers choose the store at start-up and share it.
+    let store: Arc<dyn ResumeStore> = Arc::new(MemoryStore::new());
+    send_sync_unpin::<Arc<dyn ResumeStore>>();
+    assert!(format!("{store:?}").starts_with("MemoryStore"));
+}

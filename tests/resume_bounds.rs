@@ -1,0 +1,159 @@
+//! The resume stores' resource bounds against hostile input, measured: the in-memory store's
+//! peak heap under a producer that appends forever and under a flood of creates, its memory
+//! per stored entry, and the cost of rejecting a huge stream id text. A counting global
+//! allocator needs a test binary of its own; its tests take turns.
+
+#![cfg(feature = "resume")]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokenflush::resume::{MemoryStore, ResumeError, ResumeStore, StreamId, StreamOptions};
+use tokio::sync::{Mutex, MutexGuard};
+
+#[global_allocator]
+static ALLOCATOR: dhat::Alloc = dhat::Alloc;
+
+/// One profiler at a time.
+static PROFILER: Mutex<()> = Mutex::const_new(());
+
+async fn one_at_a_time() -> MutexGuard<'static, ()> {
+    PROFILER.lock().await
+}
+
+/// The heap's peak while `work` runs, under a profiler of its own, and the bytes still held
+/// at its end.
+async fn peak_of<T>(work: impl std::future::Future<Output = T>) -> (usize, usize, T) {
+    let profiler = dhat::Profiler::builder().testing().build();
+    let output = work.await;
+    let stats = dhat::HeapStats::get();
+    drop(profiler);
+    (stats.max_bytes, stats.curr_bytes, output)
+}
+
+/// A producer that appends without end stays within its stream's caps: ten times as many
+/// appends take no more memory.
+#[tokio::test(start_paused = true)]
+async fn a_producer_appending_forever_stays_within_the_caps() {
+    let _turn = one_at_a_time().await;
+    let max_bytes = 64 * 1024;
+    let max_entries = 1000;
+    let producer = |appends: u64| async move {
+        let store = MemoryStore::new();
+        let options = StreamOptions::new()
+            .with_max_entries(max_entries)
+            .with_max_bytes(max_bytes);
+        let id = store.create(None, &options).await.unwrap();
+        for seq in 0..appends {
+            store
+                .append(id, seq, Bytes::from(vec![b'x'; 100]))
+                .await
+                .unwrap();
+        }
+        store
+    };
+    let (peak, held, _store) = peak_of(producer(20_000)).await;
+    let (ten_times, _, _store) = peak_of(producer(200_000)).await;
+    eprintln!(
+        "a stream capped at {max_bytes} bytes: {held} bytes held, peak {peak} bytes over 20 000 \
+         appends of 100 bytes, {ten_times} over 200 000"
+    );
+    assert!(ten_times <= peak + 1024, "{ten_times} bytes against {peak}");
+    // The items (at most `max_bytes`), their slots (40 bytes, at most doubled by the array's
+    // growth) and the stream's own record.
+    assert!(
+        held <= max_bytes + max_entries * 80 + 4096,
+        "{held} bytes held"
+    );
+}
+
+/// A flood of creates past the limit is refused with an error: a hundred times as many take no
+/// more memory, and leave nothing behind.
+#[tokio::test(start_paused = true)]
+async fn a_flood_of_creates_meets_the_limit_not_the_heap() {
+    let _turn = one_at_a_time().await;
+    let flood = |refused: usize| async move {
+        let store = MemoryStore::new().with_max_streams(1000);
+        let options = StreamOptions::new();
+        for _ in 0..1000 {
+            store.create(Some(b"tag"), &options).await.unwrap();
+        }
+        let held = dhat::HeapStats::get().curr_bytes;
+        for _ in 0..refused {
+            let refusal = store.create(Some(b"tag"), &options).await.unwrap_err();
+            assert!(matches!(refusal, ResumeError::Limit { .. }), "{refusal:?}");
+        }
+        assert_eq!(
+            dhat::HeapStats::get().curr_bytes,
+            held,
+            "refused creates leave nothing behind"
+        );
+        (store, held)
+    };
+    let (peak, _, (_store, held)) = peak_of(flood(1_000)).await;
+    let (hundred_times, _, _store) = peak_of(flood(100_000)).await;
+    eprintln!(
+        "1000 empty streams hold {held} bytes ({} per stream); peak {peak} bytes with 1 000 \
+         refused creates, {hundred_times} with 100 000",
+        held / 1000
+    );
+    assert!(
+        hundred_times <= peak + 1024,
+        "{hundred_times} bytes against {peak}"
+    );
+}
+
+/// Memory per stored entry, beyond the item's own bytes.
+#[tokio::test(start_paused = true)]
+async fn memory_per_stored_entry() {
+    let _turn = one_at_a_time().await;
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let store = MemoryStore::new();
+    let entries = 10_000_u64;
+    let options = StreamOptions::new().with_max_entries(entries as usize);
+    let id = store.create(None, &options).await.unwrap();
+    let item_len = 32;
+    let before = dhat::HeapStats::get().curr_bytes;
+    for seq in 0..entries {
+        let item = Bytes::from(vec![b'x'; item_len]);
+        store.append(id, seq, item).await.unwrap();
+    }
+    let held = dhat::HeapStats::get().curr_bytes - before;
+    let per_entry = held as f64 / entries as f64;
+    let overhead = per_entry - item_len as f64;
+    eprintln!(
+        "memory store: {per_entry:.1} bytes per entry of {item_len} bytes ({overhead:.1} of overhead, \
+         with the slot array's growth)"
+    );
+    // A slot (sequence number and `Bytes`: 40 bytes), doubled at worst by the array's growth.
+    assert!(
+        overhead <= 80.0,
+        "{overhead:.1} bytes of overhead per entry"
+    );
+}
+
+/// Parsing a stream id looks at the length first: a megabyte of text costs what 40 bytes cost.
+#[test]
+fn a_huge_id_text_is_rejected_in_constant_time() {
+    let small = "a".repeat(40);
+    let huge = "a".repeat(1 << 20);
+    let time = |text: &str| {
+        (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                for _ in 0..100_000 {
+                    assert!(black_box(text).parse::<StreamId>().is_err());
+                }
+                started.elapsed()
+            })
+            .min()
+            .unwrap_or(Duration::ZERO)
+    };
+    let (small, huge) = (time(&small), time(&huge));
+    // 26 000 times the input; a linear scan would take thousands of times longer.
+    assert!(
+        huge < small * 8 + Duration::from_millis(5),
+        "1 MiB: {huge:?}, 40 bytes: {small:?}"
+    );
+}
