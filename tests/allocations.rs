@@ -60,14 +60,30 @@ fn poll<S: Stream + Unpin>(stream: &mut S) -> Poll<Option<S::Item>> {
     Pin::new(stream).poll_next(&mut Context::from_waker(Waker::noop()))
 }
 
-/// The one test of this binary: dhat counts every thread's allocations, so the checks run one
-/// after another, with no other test thread allocating meanwhile.
-#[test]
-fn allocations() {
+/// dhat counts every thread's allocations, and the test harness's own thread allocates while it
+/// waits for a test: this binary has no harness, and runs its checks one after another on the
+/// main thread.
+fn main() {
     let _profiler = dhat::Profiler::builder().testing().build();
-    steady_state_costs_one_allocation_per_chunk_and_none_per_token();
-    the_byte_cap_bounds_memory_whatever_the_policy();
-    a_huge_token_does_not_leave_a_huge_buffer_behind();
+    let checks: [(&str, fn()); 3] = [
+        (
+            "steady_state_costs_one_allocation_per_chunk_and_none_per_token",
+            steady_state_costs_one_allocation_per_chunk_and_none_per_token,
+        ),
+        (
+            "the_byte_cap_bounds_memory_whatever_the_policy",
+            the_byte_cap_bounds_memory_whatever_the_policy,
+        ),
+        (
+            "a_huge_token_does_not_leave_a_huge_buffer_behind",
+            a_huge_token_does_not_leave_a_huge_buffer_behind,
+        ),
+    ];
+    for (name, check) in checks {
+        check();
+        println!("test {name} ... ok");
+    }
+    println!("{} passed, 0 failed", checks.len());
 }
 
 fn steady_state_costs_one_allocation_per_chunk_and_none_per_token() {
