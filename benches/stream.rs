@@ -4,13 +4,15 @@
 //! Peers in the same group: raw passthrough (the floor), tokio-stream's `chunks_timeout` and
 //! futures' `ready_chunks` with each batch joined into a `String` (what a server does without
 //! this crate), and ours with `Immediate`, `FixedBatch::new(16)` and `TimeBounded::new(16, 100ms)`.
+//! A last group measures what options add per token: whole graphemes (feature `graphemes`) and
+//! boundary detection (`Rules::at`), each beside the same policy without it.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures::stream::{self, Stream, StreamExt};
-use tokenflush::policy::{FixedBatch, FlushPolicy, Immediate, TimeBounded};
+use tokenflush::policy::{Boundary, FixedBatch, FlushPolicy, Immediate, Rules, TimeBounded};
 use tokenflush::FlushExt;
 
 const TOKENS: usize = 1_000_000;
@@ -129,11 +131,67 @@ fn ours<T: tokenflush::Token, P: FlushPolicy>(
     stream::iter(tokens).flush_with(policy)
 }
 
+/// What boundary detection and whole graphemes add per token, each next to the same policy
+/// without it.
+fn bench_options(c: &mut Criterion, tokens: &[&str]) {
+    let runtime = runtime();
+    let mut group = c.benchmark_group("stream/options, 1M &str tokens");
+    group.throughput(Throughput::Elements(TOKENS as u64));
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(8));
+    let batched = criterion::BatchSize::LargeInput;
+    let make = || tokens.to_vec();
+    group.bench_function("TimeBounded(16, 100ms)", |b| {
+        b.iter_batched(
+            make,
+            |tokens| runtime.block_on(drain(ours(tokens, TimeBounded::new(BATCH, LATENCY)))),
+            batched,
+        );
+    });
+    #[cfg(feature = "graphemes")]
+    group.bench_function("TimeBounded(16, 100ms) + whole graphemes", |b| {
+        b.iter_batched(
+            make,
+            |tokens| {
+                let chunks = stream::iter(tokens)
+                    .flush_with(TimeBounded::new(BATCH, LATENCY))
+                    .with_whole_graphemes(true);
+                runtime.block_on(drain(chunks))
+            },
+            batched,
+        );
+    });
+    let rules = || Rules::new().max_tokens(BATCH).max_latency(LATENCY);
+    group.bench_function("Rules: 16 tokens, 100ms", |b| {
+        b.iter_batched(
+            make,
+            |tokens| runtime.block_on(drain(ours(tokens, rules()))),
+            batched,
+        );
+    });
+    group.bench_function("Rules: 16 tokens, 100ms, at sentences", |b| {
+        b.iter_batched(
+            make,
+            |tokens| runtime.block_on(drain(ours(tokens, rules().at(Boundary::Sentence)))),
+            batched,
+        );
+    });
+    group.bench_function("Rules: 16 tokens, 100ms, at lines", |b| {
+        b.iter_batched(
+            make,
+            |tokens| runtime.block_on(drain(ours(tokens, rules().at(Boundary::Line)))),
+            batched,
+        );
+    });
+    group.finish();
+}
+
 fn bench_stream(c: &mut Criterion) {
     let owned = tokens();
     let borrowed: Vec<&str> = owned.iter().map(String::as_str).collect();
     bench_peers(c, "stream/1M &str tokens", || borrowed.clone());
     bench_peers(c, "stream/1M String tokens", || owned.clone());
+    bench_options(c, &borrowed);
 }
 
 criterion_group!(benches, bench_stream);
