@@ -1,15 +1,14 @@
 //! The SSE parser's memory bound, measured with a counting allocator: its peak heap stays
 //! below `K` × (line limit + event limit + largest piece) whatever the input, as its
-//! documentation promises. A counting global allocator needs a test binary of its own, and
-//! one profiler at a time: the tests take turns.
+//! documentation promises. A counting global allocator needs a test binary of its own.
 
 #[path = "support/sse.rs"]
 mod support;
 
 use std::hint::black_box;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use support::{pieces, positions};
 use tokenflush::sse::Parser;
 
@@ -19,12 +18,37 @@ static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 /// The factor of the bound the parser's documentation states.
 const K: usize = 32;
 
-/// One test at a time: one profiler at a time, and no other test allocating while one
-/// measures.
-static TURN: Mutex<()> = Mutex::new(());
-
-fn turn() -> MutexGuard<'static, ()> {
-    TURN.lock().unwrap_or_else(PoisonError::into_inner)
+/// dhat counts every thread's allocations, and the test harness's own thread allocates while it
+/// waits for a test: this binary has no harness, and runs its checks one after another on the
+/// main thread, each measurement under a profiler of its own.
+fn main() {
+    let checks: [(&str, fn()); 5] = [
+        (
+            "a_long_id_then_many_events_is_not_copied_into_each",
+            a_long_id_then_many_events_is_not_copied_into_each,
+        ),
+        (
+            "a_long_id_then_events_with_data_shares_the_id",
+            a_long_id_then_events_with_data_shares_the_id,
+        ),
+        (
+            "a_body_fed_whole_is_read_an_event_at_a_time",
+            a_body_fed_whole_is_read_an_event_at_a_time,
+        ),
+        (
+            "every_buffer_full_of_invalid_bytes_stays_within_the_bound",
+            every_buffer_full_of_invalid_bytes_stays_within_the_bound,
+        ),
+        (
+            "peak_memory_is_within_k_times_the_limits_and_the_piece",
+            peak_memory_is_within_k_times_the_limits_and_the_piece,
+        ),
+    ];
+    for (name, check) in checks {
+        check();
+        println!("test {name} ... ok");
+    }
+    println!("{} passed, 0 failed", checks.len());
 }
 
 /// What parsing cost: the peak of live heap bytes, and the bytes allocated in all.
@@ -36,8 +60,7 @@ struct Cost {
 
 /// Feeds `pieces` to `parser`, taking (and dropping) the events each piece completed before
 /// the next is fed, as `parse_sse` does; then finishes. Only the parser's own allocations
-/// count: the input and the parser were made before the profiler started. The caller holds
-/// its [`turn`].
+/// count: the input and the parser were made before the profiler started.
 fn parse_measured(mut parser: Parser, pieces: &[&[u8]]) -> Cost {
     let profiler = dhat::Profiler::builder().testing().build();
     let mut events = 0;
@@ -77,9 +100,7 @@ fn long_id(len: usize) -> Vec<u8> {
     line
 }
 
-#[test]
 fn a_long_id_then_many_events_is_not_copied_into_each() {
-    let _turn = turn();
     // The reported input: one long id, then event after event that carries it. A parser that
     // copies the id into every event holds id × events bytes after one piece (2.05 GB from a
     // 1.06 MB body with 1 MiB limits).
@@ -115,9 +136,7 @@ fn a_long_id_then_many_events_is_not_copied_into_each() {
     }
 }
 
-#[test]
 fn a_long_id_then_events_with_data_shares_the_id() {
-    let _turn = turn();
     // As above, with data in every event, read in pieces of 1 KiB.
     let (max_line_len, max_event_size) = (64 << 10, 64);
     let mut input = long_id(max_line_len - 4);
@@ -139,9 +158,7 @@ fn a_long_id_then_events_with_data_shares_the_id() {
     assert!(cost.allocated <= 8 * input.len() as u64);
 }
 
-#[test]
 fn a_body_fed_whole_is_read_an_event_at_a_time() {
-    let _turn = turn();
     // Many small events in one large piece: the parser keeps the piece's unread bytes, not a
     // queue of every event in it.
     let mut input = Vec::new();
@@ -163,9 +180,7 @@ fn a_body_fed_whole_is_read_an_event_at_a_time() {
     );
 }
 
-#[test]
 fn every_buffer_full_of_invalid_bytes_stays_within_the_bound() {
-    let _turn = turn();
     // Every kept line at the line limit, all of it invalid UTF-8 (each byte decodes to a
     // 3-byte U+FFFD): the event type, two ids (the shared one and the next), the data, and a
     // retry being read, fed whole and in small pieces.
@@ -203,15 +218,17 @@ fn every_buffer_full_of_invalid_bytes_stays_within_the_bound() {
     }
 }
 
-#[test]
 fn peak_memory_is_within_k_times_the_limits_and_the_piece() {
-    let _turn = turn();
     let config = ProptestConfig {
         // A profiler per case is slow; CI raises PROPTEST_CASES.
         cases: std::env::var("PROPTEST_CASES")
             .ok()
             .and_then(|cases| cases.parse().ok())
             .unwrap_or(64),
+        // Beside this file, as for the tests that run under the harness.
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/sse_parse_allocations.proptest-regressions",
+        ))),
         ..ProptestConfig::default()
     };
     proptest!(config, |(
