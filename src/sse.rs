@@ -124,5 +124,5 @@ mod parse_sse;
 
 pub use encode::{headers, EncodeSse, EncodeSseExt, Event, EventError, KeepAlive, SseItem};
 pub use format::{AnthropicMessages, Format, OpenAiChat, TextEvents};
-pub use parse::{Frame, ParseError, ParsedEvent, Parser};
+pub use parse::{ParseError, ParsedEvent, Parser};
 pub use parse_sse::{ParseSse, ParseSseError, ParseSseExt};

@@ -102,7 +102,16 @@ fn retry_is_whole_milliseconds() {
         (Duration::from_millis(1), "retry: 1\n\n"),
         (Duration::from_secs(3), "retry: 3000\n\n"),
         (Duration::new(1, 999_999_999), "retry: 1999\n\n"),
-        (Duration::MAX, "retry: 18446744073709551615999\n\n"),
+        // Clamped to u64::MAX milliseconds, the most a client can hold.
+        (
+            Duration::from_millis(u64::MAX),
+            "retry: 18446744073709551615\n\n",
+        ),
+        (
+            Duration::from_millis(u64::MAX) + Duration::from_millis(1),
+            "retry: 18446744073709551615\n\n",
+        ),
+        (Duration::MAX, "retry: 18446744073709551615\n\n"),
     ];
     for (retry, expected) in cases {
         assert_eq!(wire(&Event::default().retry(retry)), expected, "{retry:?}");

@@ -1,27 +1,33 @@
 //! The SSE parser, rule by rule (WHATWG "event stream" parsing), plus limits, split invariance,
-//! linear time and totality.
+//! linear time and totality. Its memory bound is measured in `sse_parse_allocations.rs`.
 
 #[path = "support/sse.rs"]
 mod support;
 
-use std::time::Duration;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use support::{parse, parse_in_pieces, parse_with, positions, Parsed};
-use tokenflush::sse::{Frame, ParseError, ParsedEvent, Parser};
+use support::{parse, parse_in_pieces, parse_then_drain, parse_with, positions, Parsed};
+use tokenflush::sse::{ParseError, ParsedEvent, Parser};
 
-/// Parses `input` whole and cut at every single position, and checks that all agree.
-fn parse_every_cut(input: &[u8]) -> Parsed {
-    let whole = parse(input, &[]);
+/// Parses `input` with parsers made by `parser`, whole and cut at every single position, and
+/// checks that all agree.
+fn parse_every_cut_with(parser: impl Fn() -> Parser, input: &[u8]) -> Parsed {
+    let whole = parse_with(parser(), input, &[]);
     for cut in 0..=input.len() {
-        assert_eq!(parse(input, &[cut]), whole, "cut at {cut} of {input:?}");
+        let parsed = parse_with(parser(), input, &[cut]);
+        assert_eq!(parsed, whole, "cut at {cut} of {input:?}");
     }
-    assert_eq!(
-        parse_in_pieces(Parser::new(), input, 1),
-        whole,
-        "byte by byte"
-    );
+    assert_eq!(parse_in_pieces(parser(), input, 1), whole, "byte by byte");
+    let unread = parse_then_drain(parser(), input, &(1..input.len()).collect::<Vec<_>>());
+    assert_eq!(unread, whole, "byte by byte, read after finish");
     whole
+}
+
+/// [`parse_every_cut_with`] a default parser.
+fn parse_every_cut(input: &[u8]) -> Parsed {
+    parse_every_cut_with(Parser::new, input)
 }
 
 fn data_of(input: &[u8]) -> Vec<String> {
@@ -169,36 +175,11 @@ fn names_are_case_sensitive_and_unknown_ones_are_ignored() {
 fn comments_are_ignored_and_counted() {
     let parsed = parse_every_cut(b": ping\n\n:\ndata: a\n: inside\ndata: b\n\n");
     assert_eq!(parsed.data(), ["a\nb"]);
-    assert!(parsed
-        .items
-        .iter()
-        .all(|item| matches!(item, Ok(Frame::Event(_)))));
+    assert_eq!(parsed.items.len(), 1);
+    assert_eq!(parsed.comment_count, 3);
     let mut parser = Parser::new();
     parser.feed(b": ping\n\n: ping\n\n:\n");
     assert_eq!(parser.comment_count(), 3);
-}
-
-#[test]
-fn comments_can_be_surfaced_in_stream_order() {
-    let parsed = parse_with(
-        Parser::new().with_comments(true),
-        b": ping\n\n:  two spaces\ndata: a\n:\n\n",
-        &[3, 11],
-    );
-    assert_eq!(
-        parsed.items,
-        [
-            Ok(Frame::Comment("ping".into())),
-            Ok(Frame::Comment(" two spaces".into())),
-            Ok(Frame::Comment(String::new())),
-            Ok(Frame::Event(ParsedEvent::new("a"))),
-        ]
-    );
-    // `next_event` skips them.
-    let mut parser = Parser::new().with_comments(true);
-    parser.feed(b": ping\n\ndata: a\n\n");
-    assert_eq!(parser.next_event(), Ok(Some(ParsedEvent::new("a"))));
-    assert_eq!(parser.next_frame(), Ok(None));
 }
 
 // --- Fields ----------------------------------------------------------------------------------
@@ -251,7 +232,7 @@ fn id_without_data_still_sets_the_last_event_id() {
 
 #[test]
 fn retry_counts_only_when_all_ascii_digits() {
-    let cases: [(&[u8], Option<u64>); 10] = [
+    let cases: [(&[u8], Option<u64>); 12] = [
         (b"retry: 1500\n", Some(1500)),
         (b"retry:0\n", Some(0)),
         (b"retry: 007\n", Some(7)),
@@ -261,7 +242,10 @@ fn retry_counts_only_when_all_ascii_digits() {
         (b"retry: -1\n", None),
         (b"retry: +1\n", None),
         (b"retry:  1\n", None),
-        (b"retry: 99999999999999999999999\n", None),
+        (b"retry: 18446744073709551615\n", Some(u64::MAX)),
+        (b"retry: 18446744073709551616\n", Some(u64::MAX)),
+        // Too many milliseconds for a u64: still all digits, so the longest wait there is.
+        (b"retry: 99999999999999999999999\n", Some(u64::MAX)),
     ];
     for (line, expected) in cases {
         let mut input = line.to_vec();
@@ -398,7 +382,7 @@ fn the_line_limit_applies_to_every_kept_field() {
             parsed.items,
             [
                 Err(ParseError::LineTooLong { limit }),
-                Ok(Frame::Event(ParsedEvent::new("y")))
+                Ok(ParsedEvent::new("y"))
             ],
             "{:?}",
             String::from_utf8_lossy(line)
@@ -428,10 +412,7 @@ fn a_discarded_event_does_not_set_the_last_event_id() {
     let ids: Vec<_> = parsed
         .items
         .iter()
-        .filter_map(|item| match item {
-            Ok(Frame::Event(event)) => Some(event.last_event_id()),
-            _ => None,
-        })
+        .filter_map(|item| item.as_ref().ok().map(ParsedEvent::last_event_id))
         .collect();
     assert_eq!(ids, ["1", "1"]);
 }
@@ -444,23 +425,96 @@ fn unknown_fields_and_ignored_comments_are_not_buffered_or_limited() {
     input.extend(std::iter::repeat_n(b'c', 1 << 20));
     input.extend_from_slice(b"\ndata: ok\n\n");
     let parsed = parse_in_pieces(Parser::new().with_max_line_len(16), &input, 4096);
-    assert_eq!(parsed.items, [Ok(Frame::Event(ParsedEvent::new("ok")))]);
+    assert_eq!(parsed.items, [Ok(ParsedEvent::new("ok"))]);
+    // A comment inside an event does not cut it either.
+    let parsed = parse_every_cut_with(
+        || Parser::new().with_max_line_len(8),
+        b"data: a\n: a long comment\ndata: b\n\n",
+    );
+    assert_eq!(parsed.items, [Ok(ParsedEvent::new("a\nb"))]);
 }
 
 #[test]
-fn a_surfaced_comment_over_the_limit_is_skipped_alone() {
-    let parsed = parse_with(
-        Parser::new().with_max_line_len(8).with_comments(true),
-        b"data: a\n: a long comment\ndata: b\n\n",
-        &[],
+fn lines_with_an_empty_value_count_against_the_line_limit() {
+    for line in [
+        &b"data"[..],
+        b"data:",
+        b"data: ",
+        b"data:    ",
+        b"id",
+        b"id:",
+        b"id: ",
+        b"event",
+        b"event:",
+        b"event:   ",
+        b"retry",
+        b"retry:",
+        b"retry: ",
+    ] {
+        let mut input = line.to_vec();
+        input.extend_from_slice(b"\n\n");
+        let name = String::from_utf8_lossy(line);
+        // At the limit: kept (a data line gives an event of its value, spaces or nothing).
+        let limit = line.len();
+        let fits = parse_every_cut_with(|| Parser::new().with_max_line_len(limit), &input);
+        assert!(fits.items.iter().all(Result::is_ok), "{name:?}");
+        assert_eq!(
+            fits.items.len(),
+            usize::from(line.starts_with(b"data")),
+            "{name:?}"
+        );
+        // One byte less: the whole line counts.
+        let limit = limit - 1;
+        let over = parse_every_cut_with(|| Parser::new().with_max_line_len(limit), &input);
+        assert_eq!(
+            over.items,
+            [Err(ParseError::LineTooLong { limit })],
+            "{name:?}"
+        );
+    }
+}
+
+#[test]
+fn which_limit_is_reported_does_not_depend_on_the_cuts() {
+    // The second line passes the event limit at its 2nd data byte and the line limit at its
+    // 11th: the event limit is passed first, however the input is cut.
+    let parsed = parse_every_cut_with(
+        || Parser::new().with_max_line_len(16).with_max_event_size(10),
+        b"data: 12345678\ndata: abcdefghijklmnop\n\ndata: ok\n\n",
     );
     assert_eq!(
         parsed.items,
         [
-            Err(ParseError::LineTooLong { limit: 8 }),
-            Ok(Frame::Event(ParsedEvent::new("a\nb")))
+            Err(ParseError::EventTooLarge { limit: 10 }),
+            Ok(ParsedEvent::new("ok"))
         ]
     );
+}
+
+#[test]
+fn the_first_limit_passed_is_reported_and_the_line_limit_on_a_tie() {
+    let first = |max_line_len, max_event_size, input: &[u8]| {
+        let parser = || {
+            Parser::new()
+                .with_max_line_len(max_line_len)
+                .with_max_event_size(max_event_size)
+        };
+        parse_every_cut_with(parser, input).items[0].clone()
+    };
+    let line = |limit| Err(ParseError::LineTooLong { limit });
+    let event = |limit| Err(ParseError::EventTooLarge { limit });
+    // "data: " is 6 bytes: `c` is the 9th byte of the line and the 3rd of the event.
+    assert_eq!(first(8, 2, b"data: abc\n\n"), line(8)); // both at `c`
+    assert_eq!(first(7, 2, b"data: abc\n\n"), line(7)); // line at `b`
+    assert_eq!(first(8, 1, b"data: abc\n\n"), event(1)); // event at `b`
+                                                         // The line feed between data lines counts at the colon, the 5th byte of `data:`.
+    assert_eq!(first(4, 0, b"data\ndata:\n\n"), line(4)); // both at the colon
+    assert_eq!(first(5, 0, b"data\ndata:\n\n"), event(0));
+    // Without a colon, at the line break, after any byte of the name.
+    assert_eq!(first(3, 0, b"data\n\n"), line(3));
+    assert_eq!(first(4, 0, b"data\ndata\n\n"), event(0));
+    // The space after the colon is not data.
+    assert_eq!(first(5, 0, b"data: \n\n"), line(5));
 }
 
 #[test]
@@ -518,26 +572,68 @@ fn a_10_mib_event_in_pieces_of_1_byte_to_64_kib() {
 proptest! {
     #[test]
     fn never_panics_and_cuts_do_not_matter(
-        input in prop::collection::vec(
-            prop_oneof![
-                4 => any::<u8>(),
-                1 => prop::sample::select(&b"\r\n: \xEF\xBB\xBFdataeventidretry"[..]),
-            ],
-            0..300,
-        ),
+        input in prop_oneof![
+            support::event_stream_bytes(),
+            prop::collection::vec(
+                prop_oneof![
+                    4 => any::<u8>(),
+                    1 => prop::sample::select(&b"\r\n: \xEF\xBB\xBFdataeventidretry"[..]),
+                ],
+                0..300,
+            ),
+        ],
         cuts in support::cuts(),
-        comments in any::<bool>(),
         max_line_len in 0usize..64,
         max_event_size in 0usize..64,
     ) {
         let parser = || Parser::new()
-            .with_comments(comments)
             .with_max_line_len(max_line_len)
             .with_max_event_size(max_event_size);
         let whole = parse_with(parser(), &input, &[]);
-        let cut = parse_with(parser(), &input, &positions(&cuts, input.len()));
-        prop_assert_eq!(&cut, &whole);
+        let cuts = positions(&cuts, input.len());
+        prop_assert_eq!(&parse_with(parser(), &input, &cuts), &whole);
         prop_assert_eq!(&parse_in_pieces(parser(), &input, 1), &whole);
+        // Fed without reading, finished, then read: the bytes wait unread, with the same results.
+        prop_assert_eq!(&parse_then_drain(parser(), &input, &cuts), &whole);
+    }
+
+    #[test]
+    fn reading_late_across_reconnections_changes_nothing(
+        streams in prop::collection::vec((support::event_stream_bytes(), support::cuts()), 1..4),
+        reads in prop::collection::vec(any::<bool>(), 0..32),
+        max_line_len in 0usize..64,
+        max_event_size in 0usize..64,
+    ) {
+        // One parser across reconnections, read after every piece; then the same calls with
+        // reads skipped at random, so pieces and ends of streams pile up unread.
+        let parser = || Parser::new()
+            .with_max_line_len(max_line_len)
+            .with_max_event_size(max_event_size);
+        let run = |read: &dyn Fn(usize) -> bool| {
+            let mut parser = parser();
+            let mut items = Vec::new();
+            let mut ends = Vec::new();
+            let mut step = 0;
+            for (input, cuts) in &streams {
+                for piece in support::pieces(input, &positions(cuts, input.len())) {
+                    parser.feed(piece);
+                    if read(step) {
+                        support::drain(&mut parser, &mut items);
+                    }
+                    step += 1;
+                }
+                ends.push(parser.finish());
+                if read(step) {
+                    support::drain(&mut parser, &mut items);
+                }
+                step += 1;
+            }
+            support::drain(&mut parser, &mut items);
+            (Parsed::new(&parser, items, Ok(())), ends)
+        };
+        let always = run(&|_| true);
+        let sometimes = run(&|step| reads.get(step).copied().unwrap_or(true));
+        prop_assert_eq!(sometimes, always);
     }
 
     #[test]
@@ -560,6 +656,86 @@ proptest! {
         prop_assert_eq!(parsed.data(), [expected.join("\n")]);
         prop_assert_eq!(parsed.end, Ok(()));
     }
+}
+
+// --- Linear time under hostile input ---------------------------------------------------------
+
+/// Parses `input` in 4 KiB pieces, taking and dropping events as they come.
+fn parse_and_drop(input: &[u8]) {
+    let mut parser = Parser::new()
+        .with_max_line_len(usize::MAX)
+        .with_max_event_size(usize::MAX);
+    for piece in input.chunks(4096) {
+        parser.feed(piece);
+        while let Some(event) = parser.next_event().unwrap() {
+            black_box(event);
+        }
+    }
+    parser.finish().unwrap();
+}
+
+/// How long `f` takes.
+fn time(f: impl FnOnce()) -> Duration {
+    let start = Instant::now();
+    f();
+    start.elapsed()
+}
+
+/// The time-ratio tests take turns, so that neither slows the other down.
+static TIMING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// How many times longer `input(4)` takes to parse than `input(1)`.
+///
+/// Each measurement is the fastest of a few, interleaved, so that other work on the machine
+/// counts as little as possible; and the small input is parsed 4 times per measurement, so
+/// that both measurements last about as long (for a linear parser) and are as exposed to that
+/// other work: a short measurement is more often spared by it than a long one.
+fn time_ratio_of_4x_input(input: impl Fn(usize) -> Vec<u8>) -> f64 {
+    let _turn = TIMING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (small, large) = (input(1), input(4));
+    assert!(large.len() >= 4 * small.len() - 16);
+    let (mut small_time, mut large_time) = (Duration::MAX, Duration::MAX);
+    for _ in 0..7 {
+        small_time = small_time.min(time(|| (0..4).for_each(|_| parse_and_drop(&small))));
+        large_time = large_time.min(time(|| parse_and_drop(&large)));
+    }
+    4.0 * large_time.as_secs_f64() / small_time.as_secs_f64()
+}
+
+/// `id: ` and `len` bytes, a line.
+fn long_id(len: usize) -> Vec<u8> {
+    let mut line = b"id: ".to_vec();
+    line.extend(std::iter::repeat_n(b'i', len));
+    line.push(b'\n');
+    line
+}
+
+#[test]
+fn a_long_id_then_blank_lines_costs_linear_time() {
+    // Each blank line sets the last event id: copying the id for each costs id × lines,
+    // 16 times as much for 4 times the input (4 times the id, 4 times the lines). The id
+    // stays small enough for the processor's caches, so that only work is measured.
+    let ratio = time_ratio_of_4x_input(|scale| {
+        let mut input = long_id(scale << 14);
+        input.extend(std::iter::repeat_n(b'\n', scale << 17));
+        input
+    });
+    assert!(ratio < 8.0, "4x input took {ratio:.1}x the time");
+}
+
+#[test]
+fn a_long_id_then_many_events_costs_linear_time() {
+    // Every event carries the id: copying it into each costs id × events.
+    let ratio = time_ratio_of_4x_input(|scale| {
+        let mut input = long_id(scale << 14);
+        for _ in 0..scale << 15 {
+            input.extend_from_slice(b"data: x\n\n");
+        }
+        input
+    });
+    assert!(ratio < 8.0, "4x input took {ratio:.1}x the time");
 }
 
 // --- The stream adapter ----------------------------------------------------------------------

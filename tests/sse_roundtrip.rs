@@ -20,7 +20,7 @@ struct Fields {
     comments: Vec<String>,
     event_type: Option<String>,
     id: Option<String>,
-    retry: Option<u64>,
+    retry: Option<Duration>,
     data: String,
 }
 
@@ -29,7 +29,12 @@ fn fields() -> impl Strategy<Value = Fields> {
         prop::collection::vec(single_line_text(), 0..3),
         prop::option::of(single_line_text()),
         prop::option::of(single_line_text().prop_map(|id| id.replace('\0', ""))),
-        prop::option::of(any::<u64>()),
+        prop::option::of(prop_oneof![
+            any::<u64>().prop_map(Duration::from_millis),
+            (any::<u64>(), 0..1_000_000_000u32)
+                .prop_map(|(secs, nanos)| Duration::new(secs, nanos)),
+            Just(Duration::MAX),
+        ]),
         hostile_text(),
     )
         .prop_map(|(comments, event_type, id, retry, data)| Fields {
@@ -53,7 +58,7 @@ fn build(fields: &Fields) -> Event {
         event = event.id(id.as_str());
     }
     if let Some(retry) = fields.retry {
-        event = event.retry(Duration::from_millis(retry));
+        event = event.retry(retry);
     }
     event.data(fields.data.as_str())
 }
@@ -63,7 +68,10 @@ fn expected(fields: &Fields) -> ParsedEvent {
         .with_event_type(fields.event_type.clone().unwrap_or_default())
         .with_last_event_id(fields.id.clone().unwrap_or_default());
     if let Some(retry) = fields.retry {
-        event = event.with_retry(Duration::from_millis(retry));
+        // Whole milliseconds, at most u64::MAX of them: the encoder never writes a value a
+        // client cannot hold.
+        let millis = u64::try_from(retry.as_millis()).unwrap_or(u64::MAX);
+        event = event.with_retry(Duration::from_millis(millis));
     }
     event
 }

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::mem;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::lines::find_line_break;
@@ -19,9 +20,14 @@ const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 /// The longest field name the parser acts on (`retry`, `event`).
 const NAME_MAX: usize = 5;
 
-/// The most capacity the data buffer starts an event with: the size of the previous event, up
-/// to this, so that a stream of similar events costs one allocation per event.
+/// The most capacity a buffer keeps from one use to the next: the data buffer starts an event
+/// with the size of the previous one up to this (a stream of similar events costs one
+/// allocation per event), and the value and unread-bytes buffers keep at most this much.
 const RETAINED_CAPACITY: usize = 64 * 1024;
+
+/// The last event id: `None` stands for the empty id. Shared by the parser and every event that
+/// carries it, so an id costs memory once, however many events follow it.
+type EventId = Option<Arc<str>>;
 
 /// An incremental parser for `text/event-stream` bodies, by the WHATWG "event stream" rules.
 ///
@@ -35,18 +41,47 @@ const RETAINED_CAPACITY: usize = 64 * 1024;
 ///   by a CR is delivered at once, without waiting to see whether an LF follows;
 /// - reads `name: value` lines as the standard does: no colon means an empty value, the first
 ///   colon splits, exactly one leading space of the value is removed, names are
-///   case-sensitive, unknown names and comment lines (`:`) are ignored;
+///   case-sensitive, unknown names and comment lines (`:`) are ignored (comments are
+///   [counted](Self::comment_count));
 /// - delivers an event at each blank line that follows at least one `data` line: `data:`
 ///   gives `""`, an empty or missing `event` gives `"message"`, `id` persists from event to
 ///   event, is reset by an empty value and ignored when it holds a NUL, and `retry` counts only
-///   when it is all ASCII digits;
+///   when it is all ASCII digits (a number of milliseconds too large for a `u64` counts as
+///   `u64::MAX`: the server asked for a very long wait, and gets the longest there is);
 /// - decodes UTF-8 as [`String::from_utf8_lossy`] would decode the whole stream: an invalid
 ///   byte becomes U+FFFD and later events still arrive;
-/// - bounds memory with [a line limit](Self::with_max_line_len) and
-///   [an event limit](Self::with_max_event_size), enforced as bytes accumulate (lines of
-///   unknown fields and ignored comments are skipped, never buffered);
-/// - runs in linear time: each byte is looked at a bounded number of times, however the input
-///   is cut; and it never panics, whatever the input.
+/// - gives the same results however the input is cut (see [Limits](#limits)), and never
+///   panics, whatever the input.
+///
+/// # Limits
+///
+/// A [line limit](Self::with_max_line_len) and an [event limit](Self::with_max_event_size)
+/// bound what the parser keeps. They are checked as if the bytes arrived one at a time, so
+/// the result never depends on where the input was cut: an event is reported with the error
+/// of the first byte that passes a limit, and the rest of the event, up to its blank line, is
+/// skipped. When one byte passes both limits (a `data` byte that is past `max_line_len` on its
+/// line and past `max_event_size` in its event), the error is [`ParseError::LineTooLong`].
+/// Lines the parser does not keep (comments, unknown fields, the lines of an event being
+/// skipped) are not limited: they are never buffered.
+///
+/// # Memory and time
+///
+/// Memory: while the events a piece completed are taken before the next piece is fed (as
+/// [`ParseSse`](super::ParseSse) does), the heap the parser uses, counting the event
+/// it just returned (events kept longer are the caller's), stays below **32 × (`max_line_len`
+/// \+ `max_event_size` + the largest piece fed)** bytes, whatever the input. The factor covers
+/// decoded text, which can be three times the bytes received (an invalid byte becomes a
+/// 3-byte U+FFFD), buffers that grow by doubling, and the few buffers alive at once (the
+/// data, the event type, the field being read, the last event id). The last event id is
+/// shared by the events that carry it, never copied per event. The parser reads a piece only
+/// as far as the next event and keeps the rest of it, as bytes, until that event is taken;
+/// pieces fed while events wait are kept unread too, so the parser never holds more bytes of
+/// input than it was given.
+///
+/// Time: parsing costs time linear in the bytes fed, however they are cut: each byte is
+/// looked at a bounded number of times, and nothing is copied per event or per blank line
+/// besides the event's own data. [`finish`](Self::finish) with bytes still unread scans them
+/// once more.
 ///
 /// # Examples
 ///
@@ -74,50 +109,206 @@ const RETAINED_CAPACITY: usize = 64 * 1024;
 pub struct Parser {
     max_line_len: usize,
     max_event_size: usize,
-    comments: bool,
 
+    framing: Framing,
+    line: Line,
+    /// Bytes of the current line so far, once it is known to be kept (its name is read).
+    line_len: usize,
+    /// Decodes the value being read; carries a character cut between two pieces.
+    decoder: Utf8Decoder,
+
+    /// The data buffer: the data lines' values, joined with LF.
+    data: String,
+    /// A data line was read since the last blank line (the data may still be empty).
+    has_data: bool,
+    /// Bytes of data received for the event (values, plus one for each LF between two lines).
+    data_size: usize,
+    /// The capacity to give the data buffer of the next event.
+    data_capacity: usize,
+    event_type: String,
+    /// The value of the `event`, `id` or `retry` line being read.
+    value: String,
+    /// A valid `retry` read since the last blank line.
+    event_retry: Option<Duration>,
+    /// The last event id buffer, when an `id` line set it since the last blank line.
+    id_buffer: Option<EventId>,
+    /// The last event id string: the buffer as of the last blank line.
+    last_event_id: EventId,
+    reconnection_time: Option<Duration>,
+    /// A limit was exceeded: the rest of the event, up to its blank line, is skipped.
+    discarding: bool,
+    comment_count: u64,
+
+    /// What the bytes parsed so far produced and no one has taken yet: at most one event or
+    /// error.
+    ready: Option<Result<ParsedEvent, ParseError>>,
+    /// Bytes fed but not parsed yet.
+    //
+    // Parsing stops at the first event (or error) a piece completes; the rest of the piece
+    // waits here and is parsed as events are asked for. The alternative, a bounded queue of
+    // parsed events, would still have to keep the rest of a piece once the queue is full, so
+    // it holds both; this way the parser holds at most one finished event, the bytes it was
+    // given, and the event being built. It also parses no further than the caller has read,
+    // so `last_event_id` is that of the events handed out, and a caller that stops reading
+    // pays for no parsing.
+    unread: Unread,
+}
+
+/// Bytes fed to a [`Parser`] that it has not parsed yet, and where streams ended among them.
+#[derive(Clone, Debug, Default)]
+struct Unread {
+    bytes: Vec<u8>,
+    /// The bytes before this were parsed.
+    start: usize,
+    /// Offsets in `bytes` where [`Parser::finish`] ended a stream, in order.
+    ends: VecDeque<usize>,
+}
+
+impl Unread {
+    fn is_empty(&self) -> bool {
+        self.start == self.bytes.len() && self.ends.is_empty()
+    }
+
+    #[inline(never)]
+    fn push(&mut self, input: &[u8]) {
+        if self.is_empty() {
+            self.bytes.clear();
+            self.start = 0;
+            // The rest of one piece: exactly its size, not the doubling growth would give.
+            self.bytes.reserve_exact(input.len());
+        } else if self.start >= self.bytes.len() - self.start {
+            // Dropping the parsed bytes costs no more than parsing them did.
+            self.bytes.drain(..self.start);
+            for end in &mut self.ends {
+                *end -= self.start;
+            }
+            self.start = 0;
+        }
+        self.bytes.extend_from_slice(input);
+    }
+
+    /// Called when everything was parsed: frees a buffer grown by an unusually large piece.
+    fn clear(&mut self) {
+        self.start = 0;
+        if self.bytes.capacity() > RETAINED_CAPACITY {
+            self.bytes = Vec::new();
+        } else {
+            self.bytes.clear();
+        }
+    }
+}
+
+/// The line structure of a stream: where lines end, and whether the stream stands inside an
+/// event. The parser and [`Parser::finish`]'s look at unread bytes both go through it.
+#[derive(Clone, Copy, Debug)]
+struct Framing {
     /// How many bytes of a byte-order mark the stream began with so far, while its start may
     /// still be one; `None` once it is decided.
     bom_matched: Option<u8>,
     /// The last byte was a CR: an LF right after it belongs to the same line break.
     after_cr: bool,
-    line: Line,
-    /// Bytes of the current line so far.
-    line_len: usize,
-    /// Decodes the value being read; carries a character cut between two pieces.
-    decoder: Utf8Decoder,
-
-    /// The data buffer: each data line's value and an LF.
-    data: String,
-    /// Bytes of data received for the event (values, plus one for each LF between two lines).
-    data_size: usize,
-    event_type: String,
-    /// The value of the `event`, `id`, `retry` or comment line being read.
-    value: String,
-    /// A valid `retry` read since the last blank line.
-    event_retry: Option<Duration>,
-    /// The last event id buffer: set by `id` lines.
-    id_buffer: String,
-    /// The last event id string: the buffer as of the last blank line.
-    last_event_id: String,
-    reconnection_time: Option<Duration>,
+    /// Bytes of the current line were read.
+    line_started: bool,
     /// A field line (not a comment) was read since the last blank line.
     in_event: bool,
-    /// A limit was exceeded: the rest of the event, up to its blank line, is skipped.
-    discarding: bool,
-
-    queue: VecDeque<Result<Frame, ParseError>>,
-    comment_count: u64,
 }
 
-/// The fields the parser acts on; comments are read as a field only when surfaced.
+/// What [`Framing::next`] found.
+enum Piece<'a> {
+    /// Bytes of the current line: no line break among them, never empty.
+    Content(&'a [u8]),
+    /// The end of the current line.
+    Break,
+}
+
+impl Framing {
+    const START: Self = Self {
+        bom_matched: Some(0),
+        after_cr: false,
+        line_started: false,
+        in_event: false,
+    };
+
+    /// Takes the next line content or line break from the front of `input`; `None` when
+    /// `input` is used up.
+    #[inline(always)]
+    fn next<'a>(&mut self, input: &mut &'a [u8]) -> Option<Piece<'a>> {
+        if self.bom_matched.is_some() {
+            let held = self.strip_bom(input);
+            if !held.is_empty() {
+                return Some(self.content(held));
+            }
+            if self.bom_matched.is_some() {
+                return None;
+            }
+        }
+        if mem::take(&mut self.after_cr) && input.first() == Some(&b'\n') {
+            *input = &input[1..];
+        }
+        let (&first, after_first) = input.split_first()?;
+        if first == b'\n' || first == b'\r' {
+            *input = after_first;
+            self.after_cr = first == b'\r';
+            if !self.line_started {
+                // A blank line ends the event.
+                self.in_event = false;
+            }
+            self.line_started = false;
+            return Some(Piece::Break);
+        }
+        let end = find_line_break(input).unwrap_or(input.len());
+        let (content, rest) = input.split_at(end);
+        *input = rest;
+        Some(self.content(content))
+    }
+
+    /// Reads the start of a stream while it may be a byte-order mark, and strips one. Returns
+    /// the bytes held back that turn out to be text (they begin the first line), or nothing;
+    /// `bom_matched` stays set if `input` ran out before it was decided.
+    #[cold]
+    fn strip_bom(&mut self, input: &mut &[u8]) -> &'static [u8] {
+        let mut matched = self.bom_matched.map_or(0, usize::from);
+        while matched < BOM.len() {
+            let Some((&byte, rest)) = input.split_first() else {
+                // Still possibly a BOM; `matched` < 3 fits.
+                self.bom_matched = Some(matched as u8);
+                return &[];
+            };
+            if byte != BOM[matched] {
+                self.bom_matched = None;
+                return &BOM[..matched];
+            }
+            matched += 1;
+            *input = rest;
+        }
+        self.bom_matched = None;
+        &[]
+    }
+
+    fn content<'a>(&mut self, content: &'a [u8]) -> Piece<'a> {
+        if !self.line_started {
+            self.line_started = true;
+            if content[0] != b':' {
+                self.in_event = true;
+            }
+        }
+        Piece::Content(content)
+    }
+
+    /// Whether a stream that ends here ends inside an event or a line (bytes of a possible
+    /// byte-order mark are text, then).
+    fn inside_event(&self) -> bool {
+        self.line_started || self.in_event || matches!(self.bom_matched, Some(1..))
+    }
+}
+
+/// The fields the parser acts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Field {
     Data,
     Event,
     Id,
     Retry,
-    Comment,
 }
 
 /// Where the parser is in the current line.
@@ -133,7 +324,7 @@ enum Line {
     /// Just after the colon: one space is to be skipped.
     BeforeValue(Field),
     Value(Field),
-    /// An unknown field, an ignored comment, or a line of an event being discarded.
+    /// An unknown field, a comment, or a line of an event being discarded.
     Skip,
 }
 
@@ -155,8 +346,7 @@ impl Default for Parser {
 }
 
 impl Parser {
-    /// A parser with the default limits (16 MiB per line, 64 MiB of data per event) that
-    /// ignores comments.
+    /// A parser with the default limits: 16 MiB per line, 64 MiB of data per event.
     ///
     /// # Examples
     ///
@@ -172,33 +362,34 @@ impl Parser {
         Self {
             max_line_len: DEFAULT_MAX_LINE_LEN,
             max_event_size: DEFAULT_MAX_EVENT_SIZE,
-            comments: false,
-            bom_matched: Some(0),
-            after_cr: false,
+            framing: Framing::START,
             line: Line::Start,
             line_len: 0,
             decoder: Utf8Decoder::lossy(),
             data: String::new(),
+            has_data: false,
             data_size: 0,
+            data_capacity: 0,
             event_type: String::new(),
             value: String::new(),
             event_retry: None,
-            id_buffer: String::new(),
-            last_event_id: String::new(),
+            id_buffer: None,
+            last_event_id: None,
             reconnection_time: None,
-            in_event: false,
             discarding: false,
-            queue: VecDeque::new(),
             comment_count: 0,
+            ready: None,
+            unread: Unread::default(),
         }
     }
 
-    /// Sets the longest line (in bytes, without its line break) the parser buffers.
+    /// Sets the longest line (in bytes, without its line break) the parser keeps.
     ///
-    /// A longer `data`, `event`, `id` or `retry` line is a [`ParseError::LineTooLong`] as soon
-    /// as its bytes pass the limit, and the event it belongs to is skipped up to its blank line;
-    /// a longer surfaced comment is skipped alone. Lines the parser does not keep (unknown
-    /// fields, comments when not surfaced) are not limited: they cost no memory.
+    /// The whole line counts: name, colon, space and value, so `data:` padded with spaces, or
+    /// `retry` alone, is as long as its bytes. A longer `data`, `event`, `id` or `retry` line is
+    /// a [`ParseError::LineTooLong`] as soon as its bytes pass the limit (it is never
+    /// accumulated), and the event it belongs to is skipped up to its blank line. Lines the
+    /// parser does not keep (comments, unknown fields) are not limited: they cost no memory.
     ///
     /// # Examples
     ///
@@ -240,28 +431,6 @@ impl Parser {
         self
     }
 
-    /// Whether comment lines are surfaced as [`Frame::Comment`] by
-    /// [`next_frame`](Self::next_frame) (they are counted by
-    /// [`comment_count`](Self::comment_count) either way).
-    ///
-    /// A comment's text is what follows the colon, without one leading space.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::{Frame, Parser};
-    ///
-    /// let mut parser = Parser::new().with_comments(true);
-    /// parser.feed(b": ping\n\n");
-    /// assert_eq!(parser.next_frame()?, Some(Frame::Comment("ping".into())));
-    /// # Ok::<(), tokenflush::sse::ParseError>(())
-    /// ```
-    #[must_use]
-    pub fn with_comments(mut self, comments: bool) -> Self {
-        self.comments = comments;
-        self
-    }
-
     /// Starts with a last event id, as a client that reconnects does (it sent the id as
     /// `Last-Event-ID`, and events keep it until the stream sends another).
     ///
@@ -277,12 +446,12 @@ impl Parser {
     /// ```
     #[must_use]
     pub fn with_last_event_id(mut self, id: impl Into<String>) -> Self {
-        self.last_event_id = id.into();
-        self.id_buffer.clone_from(&self.last_event_id);
+        self.last_event_id = event_id(id.into());
+        self.id_buffer = None;
         self
     }
 
-    /// The longest line the parser buffers, in bytes.
+    /// The longest line the parser keeps, in bytes.
     ///
     /// # Examples
     ///
@@ -310,11 +479,12 @@ impl Parser {
         self.max_event_size
     }
 
-    /// Parses `input`, the next bytes of the stream.
+    /// Gives the parser `input`, the next bytes of the stream.
     ///
-    /// Completed events (and errors, in order) are queued for [`next_event`](Self::next_event);
-    /// bytes of an incomplete line stay in the parser, as decoded text, only if the line is
-    /// kept.
+    /// The parser reads it as far as the first event (or error) it completes, which
+    /// [`next_event`](Self::next_event) then returns; the rest is kept, as bytes, and parsed
+    /// as events are asked for. So is all of `input` while an event waits to be taken. Bytes
+    /// of an incomplete line stay in the parser, as decoded text, only if the line is kept.
     ///
     /// # Examples
     ///
@@ -329,29 +499,16 @@ impl Parser {
     /// # Ok::<(), tokenflush::sse::ParseError>(())
     /// ```
     pub fn feed(&mut self, mut input: &[u8]) {
-        if let Some(matched) = self.bom_matched {
-            let mut matched = usize::from(matched);
-            while matched < BOM.len() {
-                let Some((&byte, rest)) = input.split_first() else {
-                    // Still possibly a BOM; `matched` < 3 fits.
-                    self.bom_matched = Some(matched as u8);
-                    return;
-                };
-                if byte != BOM[matched] {
-                    // Not a BOM: the bytes held back were text.
-                    self.bom_matched = None;
-                    self.process(&BOM[..matched]);
-                    break;
-                }
-                matched += 1;
-                input = rest;
+        if self.unread.is_empty() {
+            self.parse(&mut input);
+            if input.is_empty() {
+                return;
             }
-            self.bom_matched = None;
         }
-        self.process(input);
+        self.unread.push(input);
     }
 
-    /// The next completed event, skipping comments; `Ok(None)` when none is complete yet.
+    /// The next completed event; `Ok(None)` when none is complete yet.
     ///
     /// # Errors
     ///
@@ -371,42 +528,22 @@ impl Parser {
     /// # Ok::<(), tokenflush::sse::ParseError>(())
     /// ```
     pub fn next_event(&mut self) -> Result<Option<ParsedEvent>, ParseError> {
-        loop {
-            match self.next_frame()? {
-                Some(Frame::Event(event)) => return Ok(Some(event)),
-                Some(Frame::Comment(_)) => {}
-                None => return Ok(None),
+        if self.ready.is_none() {
+            if self.unread.is_empty() {
+                // A body fed a byte at a time asks after every byte: answer at once.
+                return Ok(None);
             }
+            self.parse_unread();
         }
-    }
-
-    /// The next completed event or, [if surfaced](Self::with_comments), comment, in stream
-    /// order; `Ok(None)` when none is complete yet.
-    ///
-    /// # Errors
-    ///
-    /// As [`next_event`](Self::next_event).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::{Frame, Parser};
-    ///
-    /// let mut parser = Parser::new().with_comments(true);
-    /// parser.feed(b":\n\ndata: hi\n\n");
-    /// assert_eq!(parser.next_frame()?, Some(Frame::Comment(String::new())));
-    /// assert!(matches!(parser.next_frame()?, Some(Frame::Event(event)) if event.data() == "hi"));
-    /// # Ok::<(), tokenflush::sse::ParseError>(())
-    /// ```
-    pub fn next_frame(&mut self) -> Result<Option<Frame>, ParseError> {
-        self.queue.pop_front().transpose()
+        self.ready.take().transpose()
     }
 
     /// Ends the stream: reports whether it ended cleanly, and readies the parser for the next
     /// stream (a reconnection).
     ///
     /// An event that was not ended by a blank line is discarded, as the standard says. Events
-    /// completed before stay queued. The next stream starts afresh (a byte-order mark is
+    /// completed before are still delivered by [`next_event`](Self::next_event), and bytes
+    /// fed afterwards belong to the next stream, which starts afresh (a byte-order mark is
     /// stripped again) but keeps the [last event id](Self::last_event_id) and the
     /// [reconnection time](Self::reconnection_time), as browsers keep them across
     /// reconnections.
@@ -433,23 +570,21 @@ impl Parser {
     /// # Ok::<(), ParseError>(())
     /// ```
     pub fn finish(&mut self) -> Result<(), ParseError> {
-        if let Some(matched) = self.bom_matched.take() {
-            self.process(&BOM[..usize::from(matched)]);
-        }
-        let truncated = self.line != Line::Start || self.in_event;
-        self.bom_matched = Some(0);
-        self.after_cr = false;
-        self.line = Line::Start;
-        self.line_len = 0;
-        self.decoder.reset();
-        self.data = String::new();
-        self.data_size = 0;
-        self.event_type.clear();
-        self.value.clear();
-        self.event_retry = None;
-        self.id_buffer.clone_from(&self.last_event_id);
-        self.in_event = false;
-        self.discarding = false;
+        let truncated = if self.unread.is_empty() {
+            let truncated = self.framing.inside_event();
+            self.reset_stream();
+            truncated
+        } else {
+            // Where the unread bytes of this stream begin, and the framing there.
+            let (from, mut framing) = match self.unread.ends.back() {
+                Some(&end) => (end, Framing::START),
+                None => (self.unread.start, self.framing),
+            };
+            let mut rest = &self.unread.bytes[from..];
+            while framing.next(&mut rest).is_some() {}
+            self.unread.ends.push_back(self.unread.bytes.len());
+            framing.inside_event()
+        };
         if truncated {
             Err(ParseError::Truncated)
         } else {
@@ -459,8 +594,12 @@ impl Parser {
 
     /// The last event id: what a client sends as `Last-Event-ID` when it reconnects.
     ///
-    /// It is the id as of the last blank line, so an `id` line of an event that never
-    /// completed does not count.
+    /// It is the id as of the last blank line read, so an `id` line of an event that never
+    /// completed does not count. The parser reads only as far as the event
+    /// [`next_event`](Self::next_event) returns next (or returned last), so this is the id of
+    /// the events handed out, not of bytes still unread behind them; the same holds for
+    /// [`reconnection_time`](Self::reconnection_time) and
+    /// [`comment_count`](Self::comment_count).
     ///
     /// # Examples
     ///
@@ -473,7 +612,7 @@ impl Parser {
     /// ```
     #[must_use]
     pub fn last_event_id(&self) -> &str {
-        &self.last_event_id
+        self.last_event_id.as_deref().unwrap_or("")
     }
 
     /// The reconnection time the stream asked for with its last valid `retry` field.
@@ -487,13 +626,15 @@ impl Parser {
     /// let mut parser = Parser::new();
     /// parser.feed(b"retry: 2500\nretry: 1e3\n\n");
     /// assert_eq!(parser.reconnection_time(), Some(Duration::from_millis(2500)));
+    /// parser.feed(b"retry: 99999999999999999999\n\n"); // more than u64::MAX milliseconds
+    /// assert_eq!(parser.reconnection_time(), Some(Duration::from_millis(u64::MAX)));
     /// ```
     #[must_use]
     pub fn reconnection_time(&self) -> Option<Duration> {
         self.reconnection_time
     }
 
-    /// How many comment lines the parser has read, surfaced or not: a count of heartbeats.
+    /// How many comment lines the parser has read: a count of heartbeats.
     ///
     /// # Examples
     ///
@@ -509,54 +650,77 @@ impl Parser {
         self.comment_count
     }
 
-    /// Splits `input` into line contents and line breaks.
-    fn process(&mut self, mut input: &[u8]) {
-        while let Some((&first, after_first)) = input.split_first() {
-            if mem::take(&mut self.after_cr) && first == b'\n' {
-                input = after_first;
-                continue;
-            }
-            let end = find_line_break(input);
-            let content = &input[..end.unwrap_or(input.len())];
-            if !content.is_empty() {
-                self.line_content(content);
-            }
-            match end {
-                Some(at) => {
-                    self.after_cr = input[at] == b'\r';
-                    self.end_line();
-                    input = &input[at + 1..];
-                }
-                None => break,
+    /// Parses the front of `input` until it produces an event or an error, or runs out.
+    fn parse(&mut self, input: &mut &[u8]) {
+        while self.ready.is_none() && !input.is_empty() {
+            match self.framing.next(input) {
+                Some(Piece::Content(content)) => self.line_content(content),
+                Some(Piece::Break) => self.end_line(),
+                None => return,
             }
         }
     }
 
-    /// Reads bytes of the current line (no line break among them).
+    /// Parses unread bytes until they produce an event or an error, or run out.
+    // Kept out of `next_event`, which a body fed a byte at a time calls after every byte.
+    #[inline(never)]
+    fn parse_unread(&mut self) {
+        let mut unread = mem::take(&mut self.unread);
+        while self.ready.is_none() {
+            let end = unread.ends.front().copied().unwrap_or(unread.bytes.len());
+            let mut input = &unread.bytes[unread.start..end];
+            self.parse(&mut input);
+            unread.start = end - input.len();
+            if unread.start < end {
+                break;
+            }
+            if unread.ends.front() == Some(&end) {
+                unread.ends.pop_front();
+                self.reset_stream();
+            } else {
+                break;
+            }
+        }
+        if unread.is_empty() {
+            unread.clear();
+        }
+        self.unread = unread;
+    }
+
+    /// Forgets the stream being read, but not the last event id and reconnection time.
+    fn reset_stream(&mut self) {
+        self.framing = Framing::START;
+        self.line = Line::Start;
+        self.line_len = 0;
+        self.decoder.reset();
+        self.data = String::new();
+        self.has_data = false;
+        self.data_size = 0;
+        self.event_type.clear();
+        self.value.clear();
+        self.event_retry = None;
+        self.id_buffer = None;
+        self.discarding = false;
+    }
+
+    /// Reads bytes of the current line (no line break among them, never empty).
     fn line_content(&mut self, mut content: &[u8]) {
-        self.line_len = self.line_len.saturating_add(content.len());
         loop {
             match self.line {
                 Line::Start => {
                     if content[0] == b':' {
                         self.comment_count += 1;
-                        content = &content[1..];
-                        self.line = if self.comments {
-                            Line::BeforeValue(Field::Comment)
-                        } else {
-                            Line::Skip
-                        };
-                    } else {
-                        self.in_event = true;
-                        self.line = if self.discarding {
-                            Line::Skip
-                        } else {
-                            Line::Name {
-                                name: [0; NAME_MAX],
-                                len: 0,
-                            }
-                        };
+                        self.line = Line::Skip;
+                        return;
                     }
+                    self.line = if self.discarding {
+                        Line::Skip
+                    } else {
+                        Line::Name {
+                            name: [0; NAME_MAX],
+                            len: 0,
+                        }
+                    };
                 }
                 Line::Name { mut name, len } => {
                     let len = usize::from(len);
@@ -567,21 +731,20 @@ impl Parser {
                         Some(colon) => {
                             name[len..len + colon].copy_from_slice(&content[..colon]);
                             content = &content[colon + 1..];
-                            self.line = match field_named(&name[..len + colon]) {
-                                Some(Field::Data) => {
-                                    self.start_data_line();
-                                    // An event already too large is now being discarded.
-                                    if self.discarding {
-                                        Line::Skip
-                                    } else {
-                                        Line::BeforeValue(Field::Data)
-                                    }
-                                }
-                                Some(field) => Line::BeforeValue(field),
-                                None => Line::Skip,
+                            let Some(field) = field_named(&name[..len + colon]) else {
+                                self.line = Line::Skip;
+                                return;
                             };
+                            self.line_len = len + colon + 1;
+                            if !self.start_field(field) {
+                                return;
+                            }
+                            self.line = Line::BeforeValue(field);
                         }
-                        None if content.len() > room => self.line = Line::Skip,
+                        None if content.len() > room => {
+                            self.line = Line::Skip;
+                            return;
+                        }
                         None => {
                             name[len..len + content.len()].copy_from_slice(content);
                             self.line = Line::Name {
@@ -594,15 +757,17 @@ impl Parser {
                     }
                 }
                 Line::BeforeValue(field) => {
+                    self.line = Line::Value(field);
                     if content[0] == b' ' {
+                        if self.line_len >= self.max_line_len {
+                            let limit = self.max_line_len;
+                            return self.overflow(ParseError::LineTooLong { limit });
+                        }
+                        self.line_len += 1;
                         content = &content[1..];
                     }
-                    self.line = Line::Value(field);
                 }
-                Line::Value(field) => {
-                    self.value_bytes(field, content);
-                    return;
-                }
+                Line::Value(field) => return self.value_bytes(field, content),
                 Line::Skip => return,
             }
             if content.is_empty() {
@@ -611,50 +776,80 @@ impl Parser {
         }
     }
 
-    /// Reads bytes of a field's value.
-    fn value_bytes(&mut self, field: Field, content: &[u8]) {
+    /// The name of a kept field was read (`line_len` counts it, and its colon if it has one):
+    /// checks it against the limits, and counts the line feed that joins a data line to the
+    /// previous one. Returns whether the line is still kept.
+    fn start_field(&mut self, field: Field) -> bool {
+        // The name is at most 6 bytes into the line, where the line feed is counted: when
+        // both limits are passed here, the line limit was passed first or at the same byte.
         if self.line_len > self.max_line_len {
             let limit = self.max_line_len;
-            return self.overflow(field, ParseError::LineTooLong { limit });
+            self.overflow(ParseError::LineTooLong { limit });
+            return false;
         }
         if field == Field::Data {
-            if content.len() > self.max_event_size.saturating_sub(self.data_size) {
-                let limit = self.max_event_size;
-                return self.overflow(field, ParseError::EventTooLarge { limit });
+            if self.has_data {
+                if self.data_size >= self.max_event_size {
+                    let limit = self.max_event_size;
+                    self.overflow(ParseError::EventTooLarge { limit });
+                    return false;
+                }
+                self.data_size += 1;
+                self.data.push('\n');
+            } else {
+                self.has_data = true;
+                self.data.reserve(self.data_capacity);
+            }
+        }
+        true
+    }
+
+    /// Reads bytes of a field's value.
+    fn value_bytes(&mut self, field: Field, content: &[u8]) {
+        // Both rooms are how many more bytes fit: the limit passed first is the one whose
+        // room ends earlier in `content`, the line limit if both end at the same byte.
+        let line_room = self.max_line_len - self.line_len;
+        if field == Field::Data {
+            let event_room = self.max_event_size - self.data_size;
+            if content.len() > line_room.min(event_room) {
+                let error = if line_room <= event_room {
+                    ParseError::LineTooLong {
+                        limit: self.max_line_len,
+                    }
+                } else {
+                    ParseError::EventTooLarge {
+                        limit: self.max_event_size,
+                    }
+                };
+                return self.overflow(error);
             }
             self.data_size += content.len();
             decode(&mut self.decoder, content, &mut self.data);
         } else {
+            if content.len() > line_room {
+                let limit = self.max_line_len;
+                return self.overflow(ParseError::LineTooLong { limit });
+            }
             decode(&mut self.decoder, content, &mut self.value);
         }
+        self.line_len += content.len();
     }
 
-    /// A data line begins: counts the line feed that joins it to the previous one.
-    fn start_data_line(&mut self) {
-        if !self.data.is_empty() {
-            if self.data_size >= self.max_event_size {
-                let limit = self.max_event_size;
-                return self.overflow(Field::Data, ParseError::EventTooLarge { limit });
-            }
-            self.data_size += 1;
-        }
-    }
-
-    /// A limit was exceeded while reading `field`: reports it and skips what cannot be kept.
-    fn overflow(&mut self, field: Field, error: ParseError) {
+    /// A limit was exceeded: reports it, and skips the event up to its blank line.
+    fn overflow(&mut self, error: ParseError) {
+        debug_assert!(self.ready.is_none(), "one result per line piece");
         self.decoder.reset();
         self.value.clear();
         self.line = Line::Skip;
-        if field != Field::Comment {
-            // The event is skipped up to its blank line; an `id` line it had does not count.
-            self.discarding = true;
-            self.data = String::new();
-            self.data_size = 0;
-            self.event_type.clear();
-            self.event_retry = None;
-            self.id_buffer.clone_from(&self.last_event_id);
-        }
-        self.queue.push_back(Err(error));
+        // An `id` line of the skipped event does not count.
+        self.discarding = true;
+        self.data = String::new();
+        self.has_data = false;
+        self.data_size = 0;
+        self.event_type.clear();
+        self.event_retry = None;
+        self.id_buffer = None;
+        self.ready = Some(Err(error));
     }
 
     /// Acts on the line that just ended.
@@ -662,18 +857,12 @@ impl Parser {
         match self.line {
             Line::Start => self.dispatch(),
             Line::Name { name, len } => {
-                if let Some(field) = field_named(&name[..usize::from(len)]) {
-                    // A name without a colon: the field with an empty value.
-                    if self.line_len > self.max_line_len {
-                        let limit = self.max_line_len;
-                        self.overflow(field, ParseError::LineTooLong { limit });
-                    } else {
-                        if field == Field::Data {
-                            self.start_data_line();
-                        }
-                        if !self.discarding {
-                            self.commit(field);
-                        }
+                let len = usize::from(len);
+                // A name without a colon: the field with an empty value.
+                if let Some(field) = field_named(&name[..len]) {
+                    self.line_len = len;
+                    if self.start_field(field) {
+                        self.commit(field);
                     }
                 }
             }
@@ -690,7 +879,6 @@ impl Parser {
         match field {
             Field::Data => {
                 let _ = self.decoder.finish(&mut self.data);
-                self.data.push('\n');
             }
             Field::Event => {
                 let _ = self.decoder.finish(&mut self.value);
@@ -699,7 +887,7 @@ impl Parser {
             Field::Id => {
                 let _ = self.decoder.finish(&mut self.value);
                 if !self.value.contains('\0') {
-                    mem::swap(&mut self.id_buffer, &mut self.value);
+                    self.id_buffer = Some(event_id(self.value.as_str()));
                 }
             }
             Field::Retry => {
@@ -710,39 +898,42 @@ impl Parser {
                     self.event_retry = Some(retry);
                 }
             }
-            Field::Comment => {
-                let _ = self.decoder.finish(&mut self.value);
-                let text = mem::take(&mut self.value);
-                self.queue.push_back(Ok(Frame::Comment(text)));
-            }
         }
-        self.value.clear();
+        if self.value.capacity() > RETAINED_CAPACITY {
+            self.value = String::new();
+        } else {
+            self.value.clear();
+        }
     }
 
     /// A blank line: delivers the event, if it has data.
     fn dispatch(&mut self) {
-        self.in_event = false;
         if mem::take(&mut self.discarding) {
             return;
         }
-        self.last_event_id.clone_from(&self.id_buffer);
+        if let Some(id) = self.id_buffer.take() {
+            self.last_event_id = id;
+        }
         let retry = self.event_retry.take();
-        if self.data.is_empty() {
+        if !mem::take(&mut self.has_data) {
             self.event_type.clear();
             return;
         }
-        self.data.pop(); // the LF after the last line
-        let capacity = self.data.len().min(RETAINED_CAPACITY);
-        let data = mem::replace(&mut self.data, String::with_capacity(capacity));
         self.data_size = 0;
+        self.data_capacity = self.data.len().min(RETAINED_CAPACITY);
         let event = ParsedEvent {
             event_type: normalize_event_type(mem::take(&mut self.event_type)),
-            data,
+            data: mem::take(&mut self.data),
             last_event_id: self.last_event_id.clone(),
             retry,
         };
-        self.queue.push_back(Ok(Frame::Event(event)));
+        self.ready = Some(Ok(event));
     }
+}
+
+/// An id as the parser keeps it: shared, and nothing allocated for the empty one.
+fn event_id(id: impl AsRef<str> + Into<Arc<str>>) -> EventId {
+    (!id.as_ref().is_empty()).then(|| id.into())
 }
 
 /// Decodes bytes of a value into `out`, as the lossy [`Utf8Decoder`] does.
@@ -757,46 +948,24 @@ fn decode(decoder: &mut Utf8Decoder, content: &[u8], out: &mut String) {
     }
 }
 
-/// A `retry` value: only ASCII digits, at least one, and a count of milliseconds that fits.
+/// A `retry` value: only ASCII digits, at least one; a count of milliseconds too large for a
+/// `u64` saturates.
 fn parse_digits(value: &str) -> Option<u64> {
     if value.is_empty() {
         return None;
     }
     value.bytes().try_fold(0u64, |millis, byte| {
-        if byte.is_ascii_digit() {
-            millis.checked_mul(10)?.checked_add(u64::from(byte - b'0'))
-        } else {
-            None
-        }
+        byte.is_ascii_digit().then(|| {
+            millis
+                .saturating_mul(10)
+                .saturating_add(u64::from(byte - b'0'))
+        })
     })
 }
 
 /// `None` stands for `"message"`, the type of an event without one, however it was given.
 fn normalize_event_type(event_type: String) -> Option<String> {
     (!event_type.is_empty() && event_type != "message").then_some(event_type)
-}
-
-/// What a [`Parser`] delivers: an event, or a comment if comments are
-/// [surfaced](Parser::with_comments).
-///
-/// # Examples
-///
-/// ```
-/// use tokenflush::sse::{Frame, ParsedEvent, Parser};
-///
-/// let mut parser = Parser::new().with_comments(true);
-/// parser.feed(b": hi\ndata: x\n\n");
-/// assert_eq!(parser.next_frame()?, Some(Frame::Comment("hi".into())));
-/// assert_eq!(parser.next_frame()?, Some(Frame::Event(ParsedEvent::new("x"))));
-/// # Ok::<(), tokenflush::sse::ParseError>(())
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Frame {
-    /// An event, delivered at its blank line.
-    Event(ParsedEvent),
-    /// A comment line's text, without the colon and one leading space.
-    Comment(String),
 }
 
 /// An event as a client receives it: type, data, last event id, and the `retry` it carried.
@@ -821,7 +990,7 @@ pub struct ParsedEvent {
     /// `None` for `"message"`.
     event_type: Option<String>,
     data: String,
-    last_event_id: String,
+    last_event_id: EventId,
     retry: Option<Duration>,
 }
 
@@ -842,7 +1011,7 @@ impl ParsedEvent {
         Self {
             event_type: None,
             data: data.into(),
-            last_event_id: String::new(),
+            last_event_id: None,
             retry: None,
         }
     }
@@ -874,7 +1043,7 @@ impl ParsedEvent {
     /// ```
     #[must_use]
     pub fn with_last_event_id(mut self, last_event_id: impl Into<String>) -> Self {
-        self.last_event_id = last_event_id.into();
+        self.last_event_id = event_id(last_event_id.into());
         self
     }
 
@@ -959,7 +1128,7 @@ impl ParsedEvent {
     /// ```
     #[must_use]
     pub fn last_event_id(&self) -> &str {
-        &self.last_event_id
+        self.last_event_id.as_deref().unwrap_or("")
     }
 
     /// The reconnection time set by a valid `retry` line of this event, if it had one.

@@ -22,8 +22,15 @@ pin_project! {
     ///
     /// # Cancel safety
     ///
-    /// `next()` on this stream is cancel safe: pieces pulled from upstream are parsed at once
-    /// and the events they complete wait in the parser until yielded.
+    /// `next()` on this stream is cancel safe: a piece pulled from upstream goes into the
+    /// parser at once, and what it holds waits there, as a finished event or as unread bytes,
+    /// until yielded.
+    ///
+    /// # Memory
+    ///
+    /// A piece is fed only once the parser has yielded every event of the previous one, so
+    /// the parser stays within the bound its [documentation](Parser#memory-and-time) gives
+    /// for the largest piece upstream yields.
     ///
     /// # Examples
     ///
@@ -153,15 +160,17 @@ where
 {
     type Item = Result<ParsedEvent, ParseSseError<E>>;
 
-    // State table (the loop feeds at most POLL_BUDGET pieces):
+    // State table (the loop feeds at most POLL_BUDGET pieces; the parser reads its unread
+    // bytes as far as the next event when asked for one):
     //
-    // | parser queue   | upstream          | then                                            |
+    // | parser         | upstream          | then                                            |
     // |----------------|-------------------|-------------------------------------------------|
     // | event or error | (not polled)      | Ready(it)                                       |
     // | empty          | (ended)           | Ready(Truncated) or Ready(None), as finish said |
     // | empty          | Ready(Some(Ok))   | feed the bytes, loop                            |
     // | empty          | Ready(Some(Err))  | Ready(Upstream(error)); the stream goes on      |
-    // | empty          | Ready(None)       | finish, loop: queued events go first, then      |
+    // | empty          | Ready(None)       | finish, loop: events left in the parser go      |
+    // |                |                   | first, then                                     |
     // |                |                   | Ready(Parse(Truncated)) if it was cut short,    |
     // |                |                   | else Ready(None); afterwards only Ready(None)   |
     // | empty          | Pending           | Pending                                         |

@@ -3,67 +3,104 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use proptest::prelude::*;
-use tokenflush::sse::{Frame, ParseError, Parser};
+use std::time::Duration;
 
-/// Everything a parser reported for one input: frames and errors in order, then `finish`.
+use proptest::prelude::*;
+use tokenflush::sse::{ParseError, ParsedEvent, Parser};
+
+/// Everything a parser reported for one input: events and errors in order, then `finish`,
+/// and what the parser knows once it has read everything.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Parsed {
-    pub items: Vec<Result<Frame, ParseError>>,
+    pub items: Vec<Result<ParsedEvent, ParseError>>,
     pub end: Result<(), ParseError>,
+    pub last_event_id: String,
+    pub reconnection_time: Option<Duration>,
+    pub comment_count: u64,
 }
 
 impl Parsed {
-    /// The data of every event, in order (errors and comments skipped).
+    /// What `parser` knows, with the items and end read from it.
+    pub fn new(
+        parser: &Parser,
+        items: Vec<Result<ParsedEvent, ParseError>>,
+        end: Result<(), ParseError>,
+    ) -> Self {
+        Self {
+            items,
+            end,
+            last_event_id: parser.last_event_id().to_owned(),
+            reconnection_time: parser.reconnection_time(),
+            comment_count: parser.comment_count(),
+        }
+    }
+
+    /// The data of every event, in order (errors skipped).
     pub fn data(&self) -> Vec<&str> {
         self.items
             .iter()
-            .filter_map(|item| match item {
-                Ok(Frame::Event(event)) => Some(event.data()),
-                _ => None,
-            })
+            .filter_map(|item| item.as_ref().ok().map(ParsedEvent::data))
             .collect()
     }
 
-    /// The events, in order; panics on an error or a comment.
-    pub fn events(&self) -> Vec<tokenflush::sse::ParsedEvent> {
+    /// The events, in order; panics on an error.
+    pub fn events(&self) -> Vec<ParsedEvent> {
         self.items
             .iter()
             .map(|item| match item {
-                Ok(Frame::Event(event)) => event.clone(),
-                other => panic!("expected an event, got {other:?}"),
+                Ok(event) => event.clone(),
+                Err(error) => panic!("expected an event, got {error:?}"),
             })
             .collect()
     }
 }
 
-/// Drains every frame and error the parser has queued.
-pub fn drain(parser: &mut Parser, items: &mut Vec<Result<Frame, ParseError>>) {
+/// Takes every event and error the parser can deliver now.
+pub fn drain(parser: &mut Parser, items: &mut Vec<Result<ParsedEvent, ParseError>>) {
     loop {
-        match parser.next_frame() {
-            Ok(Some(frame)) => items.push(Ok(frame)),
+        match parser.next_event() {
+            Ok(Some(event)) => items.push(Ok(event)),
             Ok(None) => return,
             Err(error) => items.push(Err(error)),
         }
     }
 }
 
-/// Feeds `input` to `parser` cut at `cuts` (positions, any order, out-of-range ones clamped),
-/// draining after every piece, then finishes.
-pub fn parse_with(mut parser: Parser, input: &[u8], cuts: &[usize]) -> Parsed {
+/// The pieces `input` falls into when cut at `cuts` (positions, any order, out-of-range ones
+/// clamped).
+pub fn pieces<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     let mut cuts: Vec<usize> = cuts.iter().map(|&cut| cut.min(input.len())).collect();
     cuts.push(0);
     cuts.push(input.len());
     cuts.sort_unstable();
     cuts.dedup();
+    cuts.windows(2)
+        .map(|piece| &input[piece[0]..piece[1]])
+        .collect()
+}
+
+/// Feeds `input` to `parser` cut at `cuts`, draining after every piece, then finishes.
+pub fn parse_with(mut parser: Parser, input: &[u8], cuts: &[usize]) -> Parsed {
     let mut items = Vec::new();
-    for piece in cuts.windows(2) {
-        parser.feed(&input[piece[0]..piece[1]]);
+    for piece in pieces(input, cuts) {
+        parser.feed(piece);
         drain(&mut parser, &mut items);
     }
     let end = parser.finish();
     drain(&mut parser, &mut items);
-    Parsed { items, end }
+    Parsed::new(&parser, items, end)
+}
+
+/// Feeds `input` to `parser` cut at `cuts` without taking anything, finishes, and only then
+/// drains: everything waits in the parser, unread.
+pub fn parse_then_drain(mut parser: Parser, input: &[u8], cuts: &[usize]) -> Parsed {
+    for piece in pieces(input, cuts) {
+        parser.feed(piece);
+    }
+    let end = parser.finish();
+    let mut items = Vec::new();
+    drain(&mut parser, &mut items);
+    Parsed::new(&parser, items, end)
 }
 
 /// [`parse_with`] a default parser.
@@ -117,4 +154,48 @@ pub fn cuts() -> impl Strategy<Value = Vec<prop::sample::Index>> {
 /// The positions `cuts` stand for in an input of `len` bytes.
 pub fn positions(cuts: &[prop::sample::Index], len: usize) -> Vec<usize> {
     cuts.iter().map(|cut| cut.index(len + 1)).collect()
+}
+
+/// Bytes of an event stream built to stress a parser: field names with and without colon and
+/// space, long values, ids and retries, comments, blank lines, every line break, byte-order
+/// marks, invalid and cut UTF-8, NUL, and arbitrary bytes.
+pub fn event_stream_bytes() -> impl Strategy<Value = Vec<u8>> {
+    const FRAGMENTS: &[&[u8]] = &[
+        b"data:",
+        b"data: ",
+        b"data",
+        b"id: ",
+        b"id:",
+        b"id",
+        b"event: ",
+        b"event",
+        b"retry: ",
+        b"retry",
+        b":",
+        b": ping",
+        b" ",
+        b"\n",
+        b"\r",
+        b"\r\n",
+        b"\n\n",
+        b"\r\r",
+        b"\xEF\xBB\xBF",
+        b"\xEF\xBB",
+        b"\xFF",
+        b"\xC0\x80",
+        b"\xE2\x82",
+        b"\xF0\x9F\x98\x80",
+        b"\0",
+        b"message",
+        b"123",
+        b"99999999999999999999999",
+    ];
+    let fragment = prop_oneof![
+        4 => prop::sample::select(FRAGMENTS).prop_map(<[u8]>::to_vec),
+        // Long values, past small limits or just at them; invalid bytes decode to three times
+        // their size.
+        1 => (prop::sample::select(&b"x\xFF"[..]), 0usize..80).prop_map(|(byte, len)| vec![byte; len]),
+        1 => prop::collection::vec(any::<u8>(), 0..8),
+    ];
+    prop::collection::vec(fragment, 0..48).prop_map(|fragments| fragments.concat())
 }

@@ -7,6 +7,10 @@ use bytes::{Bytes, BytesMut};
 use crate::sse::lines::{has_line_break, lines};
 use crate::Chunk;
 
+/// The longest `retry` written: `u64::MAX` milliseconds, the most a parser counting
+/// milliseconds in a `u64` (this crate's, and most clients') can hold.
+const MAX_RETRY: Duration = Duration::from_millis(u64::MAX);
+
 /// One server-sent event, built like axum's: `Event::default().event(..).id(..).data(..)`.
 ///
 /// Setting a field never fails and never panics; a value that cannot be framed (a line break
@@ -97,6 +101,11 @@ impl Event {
     /// Sets how long a client waits before reconnecting (`retry:`), in whole milliseconds;
     /// a fraction of a millisecond is dropped.
     ///
+    /// At most `u64::MAX` milliseconds (about 585 million years) are written: a longer
+    /// duration, such as [`Duration::MAX`], is written as that, the largest that clients
+    /// counting milliseconds in a `u64` can hold (this crate's [`Parser`](crate::sse::Parser)
+    /// reads it back exactly).
+    ///
     /// # Examples
     ///
     /// ```
@@ -105,10 +114,12 @@ impl Event {
     ///
     /// let event = Event::default().retry(Duration::from_micros(2_500_900));
     /// assert_eq!(event.to_bytes().unwrap(), "retry: 2500\n\n");
+    /// let event = Event::default().retry(Duration::MAX);
+    /// assert_eq!(event.to_bytes().unwrap(), "retry: 18446744073709551615\n\n");
     /// ```
     #[must_use]
     pub fn retry(mut self, retry: Duration) -> Self {
-        self.retry = Some(retry);
+        self.retry = Some(retry.min(MAX_RETRY));
         self
     }
 
