@@ -120,9 +120,7 @@ mod encode;
 mod format;
 mod lines;
 mod parse;
-mod parse_sse;
 
 pub use encode::{headers, EncodeSse, EncodeSseExt, Event, EventError, KeepAlive, SseItem};
 pub use format::{AnthropicMessages, Format, OpenAiChat, TextEvents};
-pub use parse::{ParseError, ParsedEvent, Parser};
-pub use parse_sse::{ParseSse, ParseSseError, ParseSseExt};
+pub use parse::{ParseError, ParseSse, ParseSseError, ParseSseExt, ParsedEvent, Parser};
