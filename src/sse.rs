@@ -123,4 +123,4 @@ mod parse;
 
 pub use encode::{headers, EncodeSse, EncodeSseExt, Event, EventError, KeepAlive, SseItem};
 pub use format::{AnthropicMessages, Format, OpenAiChat, TextEvents};
-pub use parse::{ParseError, ParseSse, ParseSseError, ParseSseExt, ParsedEvent, Parser};
+pub use parse::{ParseError, ParseSse, ParseSseExt, ParsedEvent, Parser};

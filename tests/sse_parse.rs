@@ -742,9 +742,7 @@ fn a_long_id_then_many_events_costs_linear_time() {
 
 mod stream_adapter {
     use futures::stream::{self, FusedStream, StreamExt};
-    use tokenflush::sse::{
-        EncodeSseExt, KeepAlive, ParseError, ParseSseError, ParseSseExt, ParsedEvent, Parser,
-    };
+    use tokenflush::sse::{EncodeSseExt, KeepAlive, ParseError, ParseSseExt, ParsedEvent, Parser};
     use tokenflush::Chunk;
 
     fn ok(piece: &'static str) -> Result<&'static [u8], &'static str> {
@@ -769,17 +767,14 @@ mod stream_adapter {
         let items: Vec<_> = body.parse_sse(Parser::new()).collect().await;
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].as_ref().unwrap().data(), "a");
-        assert!(matches!(
-            items[1],
-            Err(ParseSseError::Parse(ParseError::Truncated))
-        ));
+        assert!(matches!(items[1], Err(ParseError::Truncated)));
     }
 
     #[tokio::test]
     async fn upstream_errors_pass_through_and_parsing_goes_on() {
         let body = stream::iter([ok("data: a"), Err("reset"), ok("\n\n")]);
         let items: Vec<_> = body.parse_sse(Parser::new()).collect().await;
-        assert!(matches!(items[0], Err(ParseSseError::Upstream("reset"))));
+        assert!(matches!(items[0], Err(ParseError::Body("reset"))));
         assert_eq!(items[1].as_ref().unwrap().data(), "a");
         assert_eq!(items.len(), 2);
     }
@@ -795,7 +790,7 @@ mod stream_adapter {
         assert_eq!(items[0].as_ref().unwrap().data(), "a");
         assert!(matches!(
             items[1],
-            Err(ParseSseError::Parse(ParseError::LineTooLong { limit: 7 }))
+            Err(ParseError::LineTooLong { limit: 7 })
         ));
         assert_eq!(items[2].as_ref().unwrap().data(), "b");
     }

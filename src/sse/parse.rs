@@ -4,5 +4,5 @@
 mod parse_sse;
 mod parser;
 
-pub use parse_sse::{ParseSse, ParseSseError, ParseSseExt};
+pub use parse_sse::{ParseSse, ParseSseExt};
 pub use parser::{ParseError, ParsedEvent, Parser};

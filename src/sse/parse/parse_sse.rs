@@ -15,9 +15,9 @@ pin_project! {
     /// Stream for [`parse_sse`](ParseSseExt::parse_sse): yields the events a [`Parser`]
     /// reads from a stream of byte pieces (an HTTP response body).
     ///
-    /// Upstream errors are passed through as [`ParseSseError::Upstream`] and the stream goes
-    /// on; limit errors come as [`ParseSseError::Parse`] in stream order. When upstream ends
-    /// inside an event, the last item is `Err(ParseSseError::Parse(ParseError::Truncated))`,
+    /// Upstream errors are passed through as [`ParseError::Body`] and the stream goes on;
+    /// limit errors come in stream order. When upstream ends inside an event, the last item is
+    /// `Err(ParseError::Truncated)`,
     /// so a response cut short is never mistaken for a complete one.
     ///
     /// # Cancel safety
@@ -36,7 +36,7 @@ pin_project! {
     ///
     /// ```
     /// use futures::StreamExt;
-    /// use tokenflush::sse::{ParseError, ParseSseError, ParseSseExt, Parser};
+    /// use tokenflush::sse::{ParseError, ParseSseExt, Parser};
     ///
     /// # futures::executor::block_on(async {
     /// let body = futures::stream::iter([Ok::<_, std::io::Error>(&b"data: a\n\nda"[..]), Ok(b"ta: b")]);
@@ -44,7 +44,7 @@ pin_project! {
     /// assert_eq!(events.next().await.unwrap().unwrap().data(), "a");
     /// assert!(matches!(
     ///     events.next().await,
-    ///     Some(Err(ParseSseError::Parse(ParseError::Truncated)))
+    ///     Some(Err(ParseError::Truncated))
     /// ));
     /// assert!(events.next().await.is_none());
     /// # });
@@ -158,7 +158,7 @@ where
     S: Stream<Item = Result<B, E>>,
     B: AsRef<[u8]>,
 {
-    type Item = Result<ParsedEvent, ParseSseError<E>>;
+    type Item = Result<ParsedEvent, ParseError<E>>;
 
     // State table (the loop feeds at most POLL_BUDGET pieces; the parser reads its unread
     // bytes as far as the next event when asked for one):
@@ -183,17 +183,17 @@ where
         for _ in 0..POLL_BUDGET {
             match this.parser.next_event() {
                 Ok(Some(event)) => return Poll::Ready(Some(Ok(event))),
-                Err(error) => return Poll::Ready(Some(Err(ParseSseError::Parse(error)))),
+                Err(error) => return Poll::Ready(Some(Err(error.widen()))),
                 Ok(None) => {}
             }
             if *this.upstream_done {
                 *this.finished = true;
-                return Poll::Ready(this.end_error.take().map(|error| Err(error.into())));
+                return Poll::Ready(this.end_error.take().map(|error| Err(error.widen())));
             }
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(bytes))) => this.parser.feed(bytes.as_ref()),
                 Poll::Ready(Some(Err(error))) => {
-                    return Poll::Ready(Some(Err(ParseSseError::Upstream(error))))
+                    return Poll::Ready(Some(Err(ParseError::Body(error))))
                 }
                 Poll::Ready(None) => {
                     *this.upstream_done = true;
@@ -236,27 +236,6 @@ impl<S: fmt::Debug> fmt::Debug for ParseSse<S> {
             .field("finished", &self.finished)
             .finish()
     }
-}
-
-/// An error from [`ParseSse`]: the parser's, or upstream's.
-///
-/// # Examples
-///
-/// ```
-/// use tokenflush::sse::{ParseError, ParseSseError};
-///
-/// let err: ParseSseError<std::io::Error> = ParseError::Truncated.into();
-/// assert_eq!(err.to_string(), "stream ended inside an event");
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ParseSseError<E> {
-    /// The parser's error: an exceeded limit, or a stream cut short.
-    #[error(transparent)]
-    Parse(#[from] ParseError),
-    /// Upstream's error (reading the body failed).
-    #[error("reading the event stream failed")]
-    Upstream(#[source] E),
 }
 
 /// Adds SSE parsing to streams of byte pieces (HTTP response bodies).

@@ -1,6 +1,7 @@
 //! [`Parser`]: an incremental event-stream parser by the WHATWG rules.
 
 use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::mem;
 use std::sync::Arc;
 use std::time::Duration;
@@ -1151,7 +1152,12 @@ impl ParsedEvent {
     }
 }
 
-/// What the [`Parser`] reports besides events: an exceeded limit, or a stream cut short.
+/// What the client side reports besides events: an exceeded limit, a stream cut short, or (from
+/// [`ParseSse`](super::ParseSse)) the body's own error `E`.
+///
+/// [`Parser`] reports `ParseError` (no body error: `E` is [`Infallible`]);
+/// [`parse_sse`](super::ParseSseExt::parse_sse) reports `ParseError<E>` for a body whose pieces
+/// are `Result<_, E>`.
 ///
 /// # Examples
 ///
@@ -1166,7 +1172,7 @@ impl ParsedEvent {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
-pub enum ParseError {
+pub enum ParseError<E = Infallible> {
     /// A kept line grew past [`Parser::max_line_len`].
     #[error("line longer than {limit} bytes")]
     LineTooLong {
@@ -1182,4 +1188,19 @@ pub enum ParseError {
     /// The stream ended inside an event or a line: the event was discarded.
     #[error("stream ended inside an event")]
     Truncated,
+    /// Reading the body failed; the stream goes on if the body does.
+    #[error("reading the event stream failed")]
+    Body(#[source] E),
+}
+
+impl ParseError {
+    /// The parser's error as the error of a stream whose body fails with `E`.
+    pub(crate) fn widen<E>(self) -> ParseError<E> {
+        match self {
+            Self::LineTooLong { limit } => ParseError::LineTooLong { limit },
+            Self::EventTooLarge { limit } => ParseError::EventTooLarge { limit },
+            Self::Truncated => ParseError::Truncated,
+            Self::Body(never) => match never {},
+        }
+    }
 }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::stream::{self, Stream, StreamExt};
 use serde_json::Value;
 use tokenflush::policy::FlushPolicy;
-use tokenflush::sse::{Event, OpenAiChat, ParseSseError, ParseSseExt, ParsedEvent, Parser};
+use tokenflush::sse::{Event, OpenAiChat, ParseError, ParseSseExt, ParsedEvent, Parser};
 use tokenflush::{FlushExt, FlushWith};
 
 /// One upstream event, sorted.
@@ -80,7 +80,7 @@ where
 {
     let upstream = body.parse_sse(Parser::new()).map(|event| match event {
         Ok(event) => Ok(sort(event)),
-        Err(ParseSseError::Upstream(error)) => Err(format!("reading the upstream failed: {error}")),
+        Err(ParseError::Body(error)) => Err(format!("reading the upstream failed: {error}")),
         Err(error) => Err(format!("the upstream stream is malformed: {error}")),
     });
     let run = ContentRun {
