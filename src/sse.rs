@@ -5,7 +5,7 @@
 //! | part | items | for |
 //! |---|---|---|
 //! | encode | [`EncodeSseExt::encode_sse`] → [`EncodeSse`] (a `Stream` of frames, an HTTP body, a response), [`Event`], [`KeepAlive`], [`headers`] | servers: one frame per chunk, keep-alive comments, the headers that get events through proxies unbuffered |
-//! | format | [`Format`], [`TextEvents`], [`OpenAiChat`], [`AnthropicMessages`] | what events a stream of chunks becomes: plain `data:` events, or an LLM API's streaming format |
+//! | format | [`Format`], [`TextEvents`], [`OpenAiChat`], [`OpenAiResponses`], [`AnthropicMessages`]; `Decode` (feature `llm-parse`) | what events a stream of chunks or typed items becomes: plain `data:` events, or an LLM API's streaming format; and back, items from an API's events |
 //! | parse | [`Parser`], [`ParseSseExt::parse_sse`] → [`ParseSse`] | clients and proxies: events from a body fed in pieces of any size |
 //!
 //! ```
@@ -123,6 +123,8 @@ mod parse;
 mod parse_sse;
 
 pub use encode::{headers, EncodeSse, EncodeSseExt, Event, EventError, KeepAlive, SseItem};
-pub use format::{AnthropicMessages, Format, OpenAiChat, TextEvents};
+pub use format::{AnthropicMessages, Format, OpenAiChat, OpenAiResponses, TextEvents};
+#[cfg(feature = "llm-parse")]
+pub use format::{Decode, DecodeError};
 pub use parse::{Frame, ParseError, ParsedEvent, Parser};
 pub use parse_sse::{ParseSse, ParseSseError, ParseSseExt};
