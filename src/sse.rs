@@ -114,7 +114,10 @@
 //!
 //! [`Parser`] reads event streams by the WHATWG rules, fed bytes in pieces of any size. It is
 //! what the tests here check the encoder against, and what a Rust client of an LLM API or a
-//! proxy uses to read one; see its documentation for the rules and the bounds it keeps.
+//! proxy uses to read one; see its documentation for the rules and the bounds it keeps. With
+//! the `llm-parse` feature, `Decode` turns the events of the LLM formats into typed items
+//! ([`llm::Item`](crate::llm::Item)): the client side of [`OpenAiChat`], [`OpenAiResponses`]
+//! and [`AnthropicMessages`].
 
 mod encode;
 mod format;

@@ -68,6 +68,9 @@ use crate::Chunk;
 /// ```
 pub trait Format {
     /// Appends the events that open the stream, sent when it is first polled. None by default.
+    ///
+    /// The LLM formats send nothing here: they open with their first item (or at the end, for
+    /// an empty stream), so that an [`Item::Start`] from upstream can name the response.
     fn open(&mut self, out: &mut BytesMut) {
         let _ = out;
     }
