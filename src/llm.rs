@@ -11,8 +11,14 @@
 //!
 //! The adapter turns a stream of `Item<T>` (`T` any [`Token`](crate::Token): `String`, `&str`,
 //! bytes) into a stream of `Item<Chunk>`, which the [SSE encoder](crate::sse::EncodeSseExt)
-//! renders in any [`Format`](crate::sse::Format): OpenAI's chat completions and Responses
-//! streams, Anthropic's messages stream, or plain events.
+//! renders in any [`Format`](crate::sse::Format): OpenAI's chat completions
+//! ([`OpenAiChat`](crate::sse::OpenAiChat)) and Responses
+//! ([`OpenAiResponses`](crate::sse::OpenAiResponses)) streams, Anthropic's messages stream
+//! ([`AnthropicMessages`](crate::sse::AnthropicMessages)), or plain events
+//! ([`TextEvents`](crate::sse::TextEvents)). Each format's documentation says what it makes of
+//! every item, and what it sends when the stream does not tell it something its API needs.
+//! With the `llm-parse` feature, the same formats turn an upstream's events back into items
+//! (`sse::Decode`), so a proxy can read any of the three and write any other.
 //!
 //! A Python user's `async for chunk in llm.astream(...)` is a Rust `Stream`: map each delta
 //! of your model client to `Item`s and the rest is one line.

@@ -5,7 +5,7 @@
 //! | part | items | for |
 //! |---|---|---|
 //! | encode | [`EncodeSseExt::encode_sse`] → [`EncodeSse`] (a `Stream` of frames, an HTTP body, a response), [`Event`], [`KeepAlive`], [`headers`] | servers: one frame per chunk, keep-alive comments, the headers that get events through proxies unbuffered |
-//! | format | [`Format`], [`TextEvents`], [`OpenAiChat`], [`AnthropicMessages`] | what events a stream of chunks becomes: plain `data:` events, or an LLM API's streaming format |
+//! | format | [`Format`], [`TextEvents`], [`OpenAiChat`], [`OpenAiResponses`], [`AnthropicMessages`]; `Decode` (feature `llm-parse`) | what events a stream of chunks or typed items becomes: plain `data:` events, or an LLM API's streaming format; and back, items from an API's events |
 //! | parse | [`Parser`], [`ParseSseExt::parse_sse`] → [`ParseSse`] | clients and proxies: events from a body fed in pieces of any size |
 //!
 //! ```
@@ -114,7 +114,10 @@
 //!
 //! [`Parser`] reads event streams by the WHATWG rules, fed bytes in pieces of any size. It is
 //! what the tests here check the encoder against, and what a Rust client of an LLM API or a
-//! proxy uses to read one; see its documentation for the rules and the bounds it keeps.
+//! proxy uses to read one; see its documentation for the rules and the bounds it keeps. With
+//! the `llm-parse` feature, `Decode` turns the events of the LLM formats into typed items
+//! ([`llm::Item`](crate::llm::Item)): the client side of [`OpenAiChat`], [`OpenAiResponses`]
+//! and [`AnthropicMessages`].
 
 mod encode;
 mod format;
@@ -122,5 +125,7 @@ mod lines;
 mod parse;
 
 pub use encode::{headers, EncodeSse, EncodeSseExt, Event, EventError, KeepAlive, SseItem};
-pub use format::{AnthropicMessages, Format, OpenAiChat, TextEvents};
+pub use format::{AnthropicMessages, Format, OpenAiChat, OpenAiResponses, TextEvents};
+#[cfg(feature = "llm-parse")]
+pub use format::{Decode, DecodeError};
 pub use parse::{ParseError, ParseSse, ParseSseExt, ParsedEvent, Parser};

@@ -10,7 +10,7 @@ use std::fmt;
 /// | `Length` | `length` | `incomplete` (`max_output_tokens`) | `max_tokens` |
 /// | `ToolCalls` | `tool_calls` | `completed`, with a function call | `tool_use` |
 /// | `ContentFilter` | `content_filter` | `incomplete` (`content_filter`) | `refusal` |
-/// | `Other(_)` | anything else, as sent | — | anything else (`pause_turn`, …), as sent |
+/// | `Other(_)` | anything else, as sent | `completed` | anything else (`pause_turn`, …), as sent |
 ///
 /// # Examples
 ///

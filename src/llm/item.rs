@@ -57,7 +57,10 @@ pub enum Item<T = String> {
     Refusal(T),
     /// A fragment of a tool call: its arguments arrive in pieces, never merged.
     ToolCall(ToolCall),
-    /// Log probabilities of the text just before, as the upstream's JSON.
+    /// Log probabilities of the text just before: a JSON array of per-token entries
+    /// (`{"token", "logprob", "bytes", "top_logprobs"}`), as OpenAI sends them in a chat
+    /// chunk's `logprobs.content` (or `.refusal`) and a Responses text delta's `logprobs`.
+    /// Formats without logprobs leave it out; JSON that is not an array is never sent.
     Logprobs(String),
     /// The items that follow belong to choice `n` (OpenAI's `n > 1`); a stream of one choice
     /// never needs it. Formats without choices keep choice 0 only.

@@ -6,7 +6,7 @@
 /// |---|---|---|---|
 /// | `input_tokens` | `prompt_tokens` | `input_tokens` | `input_tokens` |
 /// | `output_tokens` | `completion_tokens` | `output_tokens` | `output_tokens` |
-/// | `reasoning_tokens` | `completion_tokens_details.reasoning_tokens` | `output_tokens_details.reasoning_tokens` | — |
+/// | `reasoning_tokens` | `completion_tokens_details.reasoning_tokens` | `output_tokens_details.reasoning_tokens` | `output_tokens_details.thinking_tokens` |
 /// | `cached_input_tokens` | `prompt_tokens_details.cached_tokens` | `input_tokens_details.cached_tokens` | `cache_read_input_tokens` |
 ///
 /// # Examples

@@ -11,7 +11,7 @@ mod keep_alive;
 mod sse_item;
 
 pub use encode_sse::EncodeSse;
-pub(crate) use event::{write_data, write_decimal, write_json_string};
+pub(crate) use event::{write_data, write_decimal, write_field, write_json_string};
 pub use event::{Event, EventError};
 pub use keep_alive::KeepAlive;
 pub use sse_item::SseItem;

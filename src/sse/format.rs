@@ -2,17 +2,25 @@
 //! plain `TextEvents`, and the streaming formats of LLM APIs, one file each.
 
 mod anthropic_messages;
+#[cfg(feature = "llm-parse")]
+mod decode;
+mod json;
 mod openai_chat;
+mod openai_responses;
 mod text_events;
 
 pub use anthropic_messages::AnthropicMessages;
+#[cfg(feature = "llm-parse")]
+pub use decode::{Decode, DecodeError};
 pub use openai_chat::OpenAiChat;
+pub use openai_responses::OpenAiResponses;
 pub use text_events::TextEvents;
 
 use bytes::BytesMut;
 
 use crate::llm::Item;
-use crate::sse::encode::write_json_string;
+use crate::sse::encode::{write_data, write_field, write_json_string};
+use crate::sse::lines::has_line_break;
 use crate::sse::KeepAlive;
 use crate::Chunk;
 
@@ -20,9 +28,9 @@ use crate::Chunk;
 /// writes: some at the start, one frame per chunk, some at a clean end, the keep-alive frame,
 /// and the last event of a stream that failed.
 ///
-/// [`TextEvents`] (the default) writes each chunk as a plain `data:` event; [`OpenAiChat`] and
-/// [`AnthropicMessages`] write the streaming formats of those APIs. Implement it for another
-/// wire format.
+/// [`TextEvents`] (the default) writes each chunk as a plain `data:` event; [`OpenAiChat`],
+/// [`OpenAiResponses`] and [`AnthropicMessages`] write the streaming formats of those APIs.
+/// Implement it for another wire format.
 ///
 /// Every method appends whole events (each ending with its blank line) to `out`; the encoder
 /// turns what one call wrote into one frame. [`Event::write_to`](crate::sse::Event::write_to)
@@ -60,6 +68,9 @@ use crate::Chunk;
 /// ```
 pub trait Format {
     /// Appends the events that open the stream, sent when it is first polled. None by default.
+    ///
+    /// The LLM formats send nothing here: they open with their first item (or at the end, for
+    /// an empty stream), so that an [`Item::Start`] from upstream can name the response.
     fn open(&mut self, out: &mut BytesMut) {
         let _ = out;
     }
@@ -71,7 +82,8 @@ pub trait Format {
     /// calls, the finish reason, usage, …
     ///
     /// By default answer text goes to [`chunk`](Self::chunk) and every other item is left out;
-    /// the LLM formats render every item their wire format has a place for.
+    /// the LLM formats render every item their wire format has a place for. An item that
+    /// gets no events gets no frame.
     fn item(&mut self, item: &Item<Chunk>, out: &mut BytesMut) {
         if let Item::Content(chunk) = item {
             self.chunk(chunk, out);
@@ -106,8 +118,8 @@ pub trait Format {
     ///
     /// A browser's `EventSource` dispatches it to its `error` listeners as a `MessageEvent`
     /// with the JSON as `data` (the connection errors it also reports there have no `data`).
-    /// [`OpenAiChat`] and [`AnthropicMessages`] write their APIs' error events instead, which
-    /// the official SDKs raise as errors.
+    /// [`OpenAiChat`], [`OpenAiResponses`] and [`AnthropicMessages`] write their APIs' error
+    /// events instead, which the official SDKs raise or report as errors.
     fn error(&mut self, message: &str, out: &mut BytesMut) {
         out.reserve(message.len() + 40);
         out.extend_from_slice(b"event: error\ndata: {\"message\":");
@@ -148,3 +160,17 @@ macro_rules! forward_format {
 }
 
 forward_format!(&mut F, Box<F>);
+
+/// Writes an event of [`Item::Other`] back as it came: its type (if any) and its data. An
+/// event type with a line break cannot be framed: then nothing is written.
+fn write_other(out: &mut BytesMut, event: Option<&str>, data: &str) {
+    if event.is_some_and(has_line_break) {
+        return;
+    }
+    out.reserve(data.len() + event.map_or(0, str::len) + 16);
+    if let Some(event) = event.filter(|event| !event.is_empty()) {
+        write_field(out, b"event", event);
+    }
+    write_data(out, data);
+    out.extend_from_slice(b"\n");
+}

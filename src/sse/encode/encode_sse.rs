@@ -20,6 +20,9 @@ use crate::timer::LazyTimer;
 /// writing them). A frame larger than a block gets a buffer of its own size.
 const BLOCK: usize = 4096;
 
+/// How many items one poll takes from upstream when the format writes nothing for them.
+const ITEMS_PER_POLL: usize = 32;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// Not polled yet: the initial comment and the format's opening events are due.
@@ -178,7 +181,9 @@ where
     // | Fresh     | (not polled yet) | initial comment and opening events: Ready(frame) if     |
     // |           |                  | there are any, else go on as Streaming; idle time starts |
     // | Streaming | Ready(Some(item))| Ready(the item's frame); idle time restarts; after an   |
-    // |           |                  | error's frame: Done, timer dropped                      |
+    // |           |                  | error's frame: Done, timer dropped. No frame for it:    |
+    // |           |                  | poll upstream again (at most ITEMS_PER_POLL items, then |
+    // |           |                  | wake_by_ref and Pending)                                |
     // | Streaming | Ready(None)      | Done, timer dropped; Ready(closing events) or Ready(None)|
     // | Streaming | Pending          | keep-alive off: Pending. On: timer at last frame +      |
     // |           |                  | interval; fired -> Ready(keep-alive frame), else Pending |
@@ -205,52 +210,58 @@ where
             }
             Phase::Streaming => {}
         }
-        match this.upstream.as_mut().poll_next(cx) {
-            Poll::Ready(Some(item)) => {
-                let flow = item.encode(this.format, block(this.buf));
-                let frame = this.buf.split().freeze();
-                match flow {
-                    Flow::Continue => {
-                        if this.keep_alive.is_some() {
+        // Items a format writes nothing for (a choice, usage kept for the end) yield no frame:
+        // take the next one, a bounded number of times per poll.
+        for _ in 0..ITEMS_PER_POLL {
+            match this.upstream.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => {
+                    let flow = item.encode(this.format, block(this.buf));
+                    if flow == Flow::End {
+                        end(this.phase, this.timer);
+                    }
+                    if !this.buf.is_empty() {
+                        if this.keep_alive.is_some() && flow == Flow::Continue {
                             *this.last_frame = Some(Instant::now());
                         }
+                        return Poll::Ready(Some(this.buf.split().freeze()));
                     }
-                    Flow::End => end(this.phase, this.timer),
+                    // A format may write nothing for an item (an error it does not report).
+                    if *this.phase == Phase::Done {
+                        return Poll::Ready(None);
+                    }
                 }
-                // A format may write nothing for an item (an error it does not report).
-                if frame.is_empty() && *this.phase == Phase::Done {
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Some(frame))
-            }
-            Poll::Ready(None) => {
-                end(this.phase, this.timer);
-                this.format.close(this.buf);
-                if this.buf.is_empty() {
-                    Poll::Ready(None)
-                } else {
-                    Poll::Ready(Some(this.buf.split().freeze()))
-                }
-            }
-            Poll::Pending => {
-                let Some(keep_alive) = this.keep_alive.as_ref() else {
-                    return Poll::Pending;
-                };
-                let last_frame = *this.last_frame.get_or_insert_with(Instant::now);
-                // An interval too long to add to the clock is one that never runs out.
-                let Some(deadline) = last_frame.checked_add(keep_alive.interval()) else {
-                    return Poll::Pending;
-                };
-                match this.timer.poll_until(deadline, cx) {
-                    Poll::Ready(()) => {
-                        this.format.keep_alive(keep_alive, block(this.buf));
-                        *this.last_frame = Some(Instant::now());
+                Poll::Ready(None) => {
+                    end(this.phase, this.timer);
+                    this.format.close(this.buf);
+                    return if this.buf.is_empty() {
+                        Poll::Ready(None)
+                    } else {
                         Poll::Ready(Some(this.buf.split().freeze()))
-                    }
-                    Poll::Pending => Poll::Pending,
+                    };
+                }
+                Poll::Pending => {
+                    let Some(keep_alive) = this.keep_alive.as_ref() else {
+                        return Poll::Pending;
+                    };
+                    let last_frame = *this.last_frame.get_or_insert_with(Instant::now);
+                    // An interval too long to add to the clock is one that never runs out.
+                    let Some(deadline) = last_frame.checked_add(keep_alive.interval()) else {
+                        return Poll::Pending;
+                    };
+                    return match this.timer.poll_until(deadline, cx) {
+                        Poll::Ready(()) => {
+                            this.format.keep_alive(keep_alive, block(this.buf));
+                            *this.last_frame = Some(Instant::now());
+                            Poll::Ready(Some(this.buf.split().freeze()))
+                        }
+                        Poll::Pending => Poll::Pending,
+                    };
                 }
             }
         }
+        // Budget spent on items without frames: let other tasks run, then go on.
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -258,9 +269,12 @@ where
             return (0, Some(0));
         }
         // An item may be an error that ends the stream: then upstream's lower bound promises
-        // one frame at most.
+        // one frame at most; an item may get no frame at all (a typed item a format has no
+        // place for): then it promises none.
         let lower = self.upstream.size_hint().0;
-        let lower = if S::Item::MAY_END {
+        let lower = if !S::Item::ALWAYS_FRAMED {
+            0
+        } else if S::Item::MAY_END {
             lower.min(1)
         } else {
             lower

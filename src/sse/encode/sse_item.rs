@@ -24,6 +24,11 @@ pub trait SseItem: sealed::Sealed {
     #[doc(hidden)]
     const MAY_END: bool = false;
 
+    /// Whether every item gets a frame (a typed item may get none, when the format has no
+    /// place for it).
+    #[doc(hidden)]
+    const ALWAYS_FRAMED: bool = true;
+
     #[doc(hidden)]
     fn encode<F: Format + ?Sized>(self, format: &mut F, out: &mut BytesMut) -> Flow;
 }
@@ -61,6 +66,8 @@ impl SseItem for Arc<Chunk> {
 }
 
 impl SseItem for Item<Chunk> {
+    const ALWAYS_FRAMED: bool = false;
+
     #[inline]
     fn encode<F: Format + ?Sized>(self, format: &mut F, out: &mut BytesMut) -> Flow {
         format.item(&self, out);
@@ -69,6 +76,8 @@ impl SseItem for Item<Chunk> {
 }
 
 impl SseItem for &Item<Chunk> {
+    const ALWAYS_FRAMED: bool = false;
+
     #[inline]
     fn encode<F: Format + ?Sized>(self, format: &mut F, out: &mut BytesMut) -> Flow {
         format.item(self, out);
@@ -78,6 +87,7 @@ impl SseItem for &Item<Chunk> {
 
 impl<T: SseItem, E: Display> SseItem for Result<T, E> {
     const MAY_END: bool = true;
+    const ALWAYS_FRAMED: bool = T::ALWAYS_FRAMED;
 
     #[inline]
     fn encode<F: Format + ?Sized>(self, format: &mut F, out: &mut BytesMut) -> Flow {

@@ -1,9 +1,12 @@
 //! [`OpenAiChat`]: the streaming format of OpenAI's chat completions API.
 
+use std::collections::btree_map::{BTreeMap, Entry};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 
+use super::{json, write_other};
+use crate::llm::{Item, TextKind, ToolCall, Usage};
 use crate::sse::encode::{write_decimal, write_json_string};
 use crate::sse::{Event, Format};
 use crate::Chunk;
@@ -11,33 +14,69 @@ use crate::Chunk;
 /// The [`Format`] of OpenAI's chat completions API with `stream: true`, which the official
 /// SDKs and every OpenAI-compatible client read.
 ///
-/// Every event is a `data:` line holding a `chat.completion.chunk` object:
+/// Every event is a `data:` line holding a `chat.completion.chunk` object with `id`, `object`,
+/// `created`, `model` and `choices: [{index, delta, logprobs, finish_reason}]`, and the stream
+/// ends with `data: [DONE]`. What each item of a typed stream ([`Item`]) becomes:
 ///
-/// 1. at the start, one with `delta: {"role": "assistant", "content": ""}`;
-/// 2. per chunk, one with `delta: {"content": <the chunk's text>}`;
-/// 3. at a clean end, one with an empty `delta` and `finish_reason` (`"stop"` unless
-///    [set otherwise](Self::with_finish_reason)), then `data: [DONE]`.
+/// | item | chunk |
+/// |---|---|
+/// | the first item of a choice | first a chunk with `delta: {"role": "assistant", "content": ""}` |
+/// | [`Content`](Item::Content) | `delta: {"content": …}` |
+/// | [`Reasoning`](Item::Reasoning) | `delta: {"reasoning_content": …}`, the field of vLLM, DeepSeek and most OpenAI-compatible servers (OpenAI's own API streams no reasoning text) |
+/// | [`Refusal`](Item::Refusal) | `delta: {"refusal": …}` |
+/// | [`ToolCall`](Item::ToolCall) | `delta: {"tool_calls": [{index, id, type: "function", function: {name, arguments}}]}`; `id`, `type` and `name` only on a fragment that names the call |
+/// | [`Logprobs`](Item::Logprobs) | right after the text it describes: `delta: {}`, `logprobs: {"content": …, "refusal": null}` (or under `refusal` after refusal text); JSON that is not an array is left out |
+/// | [`Choice`](Item::Choice) | the choice `index` of the chunks that follow (`n > 1`) |
+/// | [`Finish`](Item::Finish) | `delta: {}`, `finish_reason` for the current choice |
+/// | [`Usage`](Item::Usage) | kept for the usage chunk at the end |
+/// | [`Start`](Item::Start) | the `id` and `model` of every chunk, when it comes first |
+/// | [`Other`](Item::Other) from `"openai-chat"` | written back as it came |
 ///
-/// Each object has `id`, `object`, `created`, `model` and
-/// `choices: [{index, delta, logprobs, finish_reason}]`. For a stream that fails, send
-/// [`error_event`](Self::error_event): the SDKs raise the error it carries. It is also the
-/// format's [`Format::error`], which the HTTP bodies send when upstream fails.
+/// The stream opens lazily, with its first item, so that an upstream's [`Item::Start`] can set
+/// the `id` and `model` given to [`new`](Self::new). At a clean end, every choice that had no
+/// [`Item::Finish`] gets the [default finish reason](Self::with_finish_reason) (`"stop"`),
+/// then, if the request asked for usage ([`with_include_usage`](Self::with_include_usage)),
+/// a chunk with `choices: []` and the `usage` (from the last [`Item::Usage`]; without one,
+/// the output tokens are the sum of the chunks' [`token_count`](Chunk::token_count)s and the
+/// prompt tokens 0), then `[DONE]`. A plain stream of [`Chunk`]s is answer text.
+///
+/// For a stream that fails, send [`error_event`](Self::error_event): the SDKs raise the error
+/// it carries. It is also the format's [`Format::error`], which the encoder sends when
+/// upstream fails.
 ///
 /// # Examples
 ///
 /// ```
 /// use futures::StreamExt;
-/// use tokenflush::sse::{OpenAiChat, EncodeSseExt};
+/// use tokenflush::llm::{FinishReason, Item, ToolCall, Usage};
+/// use tokenflush::sse::{EncodeSseExt, OpenAiChat};
 /// use tokenflush::Chunk;
 ///
 /// # futures::executor::block_on(async {
-/// let format = OpenAiChat::new("chatcmpl-1", "gpt-4o").with_created(1_700_000_000);
-/// let chunks = futures::stream::iter([Chunk::new("Hi").unwrap()]);
-/// let frames: Vec<_> = chunks.encode_sse_as(format).collect().await;
-/// let prefix = r#"data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"delta":"#;
-/// assert_eq!(frames[0], format!("{prefix}{{\"role\":\"assistant\",\"content\":\"\"}},\"logprobs\":null,\"finish_reason\":null}}]}}\n\n"));
-/// assert_eq!(frames[1], format!("{prefix}{{\"content\":\"Hi\"}},\"logprobs\":null,\"finish_reason\":null}}]}}\n\n"));
-/// assert_eq!(frames[2], format!("{prefix}{{}},\"logprobs\":null,\"finish_reason\":\"stop\"}}]}}\n\ndata: [DONE]\n\n"));
+/// let format = OpenAiChat::new("chatcmpl-1", "gpt-4o").with_created(1_700_000_000).with_include_usage(true);
+/// let items = futures::stream::iter([
+///     Item::Content(Chunk::new("Hi").unwrap()),
+///     Item::ToolCall(ToolCall::new(0).with_id("call_1").with_name("f").with_arguments("{}")),
+///     Item::Finish(FinishReason::ToolCalls),
+///     Item::Usage(Usage::new(9, 3)),
+/// ]);
+/// let frames: Vec<_> = items.encode_sse_as(format).collect().await;
+/// let head = r#"data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":["#;
+/// let tail = r#","logprobs":null,"finish_reason":null}],"usage":null}"#;
+/// assert_eq!(frames[0], format!(
+///     "{head}{{\"index\":0,\"delta\":{{\"role\":\"assistant\",\"content\":\"\"}}{tail}\n\n\
+///      {head}{{\"index\":0,\"delta\":{{\"content\":\"Hi\"}}{tail}\n\n"
+/// ));
+/// assert_eq!(frames[1], format!(
+///     "{head}{{\"index\":0,\"delta\":{{\"tool_calls\":[{{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{{\"name\":\"f\",\"arguments\":\"{{}}\"}}}}]}}{tail}\n\n"
+/// ));
+/// assert_eq!(frames[2], format!(
+///     "{head}{{\"index\":0,\"delta\":{{}},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}}],\"usage\":null}}\n\n"
+/// ));
+/// // The usage waits for the end.
+/// assert_eq!(frames[3], format!(
+///     "{head}],\"usage\":{{\"prompt_tokens\":9,\"completion_tokens\":3,\"total_tokens\":12}}}}\n\ndata: [DONE]\n\n"
+/// ));
 /// # });
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,9 +85,42 @@ pub struct OpenAiChat {
     model: String,
     created: u64,
     finish_reason: String,
-    /// `data: {"id":…,"choices":[{"index":0,"delta":` — the same for every event; built on
-    /// first use so that the settings can change until then.
+    include_usage: bool,
+    rendering: Rendering,
+    #[cfg(feature = "llm-parse")]
+    pub(super) decoding: super::decode::openai_chat::Decoding,
+}
+
+/// What the rendering side has sent so far.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Rendering {
+    /// `data: {"id":…,"object":…,"created":…,"model":…,"choices":[` — the same for every
+    /// event; empty until the stream opens, which fixes the id and model.
     prefix: Vec<u8>,
+    /// The choice the next items belong to.
+    choice: u32,
+    /// The choices that had their role chunk.
+    choices: BTreeMap<u32, ChoiceState>,
+    usage: Option<Usage>,
+    output_tokens: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ChoiceState {
+    finished: bool,
+    /// The kind of the last text, which says where logprobs go.
+    last_text: TextKind,
+}
+
+/// The format's name in [`Item::Other`].
+const NAME: &str = "openai-chat";
+
+impl Default for OpenAiChat {
+    /// The format with an empty id and model, for decoding, or for a typed stream whose
+    /// [`Item::Start`] names them.
+    fn default() -> Self {
+        Self::new("", "")
+    }
 }
 
 impl OpenAiChat {
@@ -73,7 +145,10 @@ impl OpenAiChat {
             model: model.into(),
             created,
             finish_reason: "stop".to_owned(),
-            prefix: Vec::new(),
+            include_usage: false,
+            rendering: Rendering::default(),
+            #[cfg(feature = "llm-parse")]
+            decoding: Default::default(),
         }
     }
 
@@ -89,15 +164,15 @@ impl OpenAiChat {
     #[must_use]
     pub fn with_created(mut self, created: u64) -> Self {
         self.created = created;
-        self.prefix.clear();
         self
     }
 
-    /// Sets the `finish_reason` of the last chunk: `"stop"` (the default), `"length"`,
-    /// `"content_filter"`, …
+    /// Sets the `finish_reason` of a choice whose stream has no [`Item::Finish`]: `"stop"`
+    /// (the default), `"length"`, `"content_filter"`, …
     ///
-    /// It can change while the stream runs, through
-    /// [`EncodeSse::format_mut`](crate::sse::EncodeSse::format_mut) or
+    /// A typed stream says why it finished; this default is for streams that cannot (a plain
+    /// stream of chunks) and upstreams that do not. It can change while the stream runs,
+    /// through [`EncodeSse::format_mut`](crate::sse::EncodeSse::format_mut) or
     /// [`set_finish_reason`](Self::set_finish_reason).
     ///
     /// # Examples
@@ -113,7 +188,7 @@ impl OpenAiChat {
         self
     }
 
-    /// Sets the `finish_reason` of the last chunk, while the stream runs.
+    /// Sets the default `finish_reason` while the stream runs.
     ///
     /// # Examples
     ///
@@ -129,7 +204,34 @@ impl OpenAiChat {
         self.finish_reason = finish_reason.into();
     }
 
-    /// The completion id.
+    /// Sends a last chunk with the `usage` before `[DONE]`, as the API does when the request
+    /// has `stream_options: {"include_usage": true}`; then every other chunk has
+    /// `"usage": null`, as the API's do. Off by default, as in the API.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use tokenflush::llm::{Item, Usage};
+    /// use tokenflush::sse::{EncodeSseExt, OpenAiChat};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let format = OpenAiChat::new("c", "m").with_created(0).with_include_usage(true);
+    /// let items = futures::stream::iter([Item::Usage(Usage::new(5, 0))]);
+    /// let frames: Vec<_> = items.encode_sse_as(format).collect().await;
+    /// assert!(frames.concat().ends_with(
+    ///     b"\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":0,\"total_tokens\":5}}\n\ndata: [DONE]\n\n"
+    /// ));
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn with_include_usage(mut self, include_usage: bool) -> Self {
+        self.include_usage = include_usage;
+        self
+    }
+
+    /// The completion id: the one given to [`new`](Self::new), or the upstream's once an
+    /// [`Item::Start`] named it.
     ///
     /// # Examples
     ///
@@ -171,7 +273,7 @@ impl OpenAiChat {
         self.created
     }
 
-    /// The `finish_reason` of the last chunk.
+    /// The default `finish_reason`.
     ///
     /// # Examples
     ///
@@ -206,53 +308,240 @@ impl OpenAiChat {
         json.extend_from_slice(br#"{"error":{"message":"#);
         write_json_string(&mut json, message);
         json.extend_from_slice(br#","type":"server_error","param":null,"code":null}}"#);
-        // JSON from serde_json is valid UTF-8.
+        // Written from UTF-8 strings and ASCII: valid UTF-8.
         Event::default().data(String::from_utf8_lossy(&json).into_owned())
     }
 
+    /// The prefix of every chunk; building it opens the stream and fixes the id and model.
     fn prefix(&mut self) -> &[u8] {
-        if self.prefix.is_empty() {
-            let mut prefix = BytesMut::with_capacity(self.id.len() + self.model.len() + 128);
+        let rendering = &mut self.rendering;
+        if rendering.prefix.is_empty() {
+            let mut prefix = BytesMut::with_capacity(self.id.len() + self.model.len() + 112);
             prefix.extend_from_slice(br#"data: {"id":"#);
             write_json_string(&mut prefix, &self.id);
             prefix.extend_from_slice(br#","object":"chat.completion.chunk","created":"#);
             write_decimal(&mut prefix, u128::from(self.created));
             prefix.extend_from_slice(br#","model":"#);
             write_json_string(&mut prefix, &self.model);
-            prefix.extend_from_slice(br#","choices":[{"index":0,"delta":"#);
-            self.prefix = prefix.to_vec();
+            prefix.extend_from_slice(br#","choices":["#);
+            rendering.prefix = prefix.to_vec();
         }
-        &self.prefix
+        &rendering.prefix
+    }
+
+    /// Writes a chunk's start up to its delta, for choice `index`.
+    fn head(&mut self, index: u32, out: &mut BytesMut) {
+        out.extend_from_slice(self.prefix());
+        out.extend_from_slice(br#"{"index":"#);
+        write_decimal(out, u128::from(index));
+        out.extend_from_slice(br#","delta":"#);
+    }
+
+    /// Writes what follows the delta of a chunk without logprobs or finish reason.
+    fn tail(&self, out: &mut BytesMut) {
+        out.extend_from_slice(br#","logprobs":null,"finish_reason":null}]"#);
+        self.end(out);
+    }
+
+    /// Ends a chunk after its `choices`.
+    fn end(&self, out: &mut BytesMut) {
+        if self.include_usage {
+            out.extend_from_slice(br#","usage":null"#);
+        }
+        out.extend_from_slice(b"}\n\n");
+    }
+
+    /// Starts the current choice (its role chunk) if it has not started; returns its index.
+    fn start_choice(&mut self, out: &mut BytesMut) -> u32 {
+        let index = self.rendering.choice;
+        if let Entry::Vacant(entry) = self.rendering.choices.entry(index) {
+            entry.insert(ChoiceState {
+                finished: false,
+                last_text: TextKind::Content,
+            });
+            self.head(index, out);
+            out.extend_from_slice(br#"{"role":"assistant","content":""}"#);
+            self.tail(out);
+        }
+        index
+    }
+
+    fn text(&mut self, kind: TextKind, chunk: &Chunk, out: &mut BytesMut) {
+        let text = chunk.as_str();
+        out.reserve(self.rendering.prefix.len() + text.len() + 96);
+        let index = self.start_choice(out);
+        if let Some(choice) = self.rendering.choices.get_mut(&index) {
+            choice.last_text = kind;
+        }
+        self.head(index, out);
+        out.extend_from_slice(match kind {
+            TextKind::Content => br#"{"content":"#,
+            TextKind::Reasoning => br#"{"reasoning_content":"#,
+            TextKind::Refusal => br#"{"refusal":"#,
+        });
+        write_json_string(out, text);
+        out.extend_from_slice(b"}");
+        self.tail(out);
+        self.rendering.output_tokens = self
+            .rendering
+            .output_tokens
+            .saturating_add(chunk.token_count() as u64);
+    }
+
+    fn tool_call(&mut self, call: &ToolCall, out: &mut BytesMut) {
+        let index = self.start_choice(out);
+        self.head(index, out);
+        out.extend_from_slice(br#"{"tool_calls":[{"index":"#);
+        write_decimal(out, u128::from(call.index()));
+        if let Some(id) = call.id() {
+            out.extend_from_slice(br#","id":"#);
+            write_json_string(out, id);
+        }
+        if call.id().is_some() || call.name().is_some() {
+            out.extend_from_slice(br#","type":"function""#);
+        }
+        out.extend_from_slice(br#","function":{"#);
+        if let Some(name) = call.name() {
+            out.extend_from_slice(br#""name":"#);
+            write_json_string(out, name);
+            out.extend_from_slice(b",");
+        }
+        out.extend_from_slice(br#""arguments":"#);
+        write_json_string(out, call.arguments());
+        out.extend_from_slice(b"}}]}");
+        self.tail(out);
+    }
+
+    fn logprobs(&mut self, logprobs: &str, out: &mut BytesMut) {
+        if !json::is_array(logprobs) {
+            return;
+        }
+        let index = self.start_choice(out);
+        let under_refusal = self
+            .rendering
+            .choices
+            .get(&index)
+            .is_some_and(|choice| choice.last_text == TextKind::Refusal);
+        let role_end = out.len();
+        self.head(index, out);
+        out.extend_from_slice(if under_refusal {
+            br#"{},"logprobs":{"content":null,"refusal":"#
+        } else {
+            br#"{},"logprobs":{"content":"#
+        });
+        if !json::write_compact(out, logprobs) {
+            // Not JSON after all: only the role chunk, if this opened the choice.
+            out.truncate(role_end);
+            return;
+        }
+        if !under_refusal {
+            out.extend_from_slice(br#","refusal":null"#);
+        }
+        out.extend_from_slice(br#"},"finish_reason":null}]"#);
+        self.end(out);
+    }
+
+    fn finish(&mut self, reason: &str, out: &mut BytesMut) {
+        let index = self.start_choice(out);
+        if let Some(choice) = self.rendering.choices.get_mut(&index) {
+            choice.finished = true;
+        }
+        self.finish_chunk(index, reason, out);
+    }
+
+    fn finish_chunk(&mut self, index: u32, reason: &str, out: &mut BytesMut) {
+        self.head(index, out);
+        out.extend_from_slice(br#"{},"logprobs":null,"finish_reason":"#);
+        write_json_string(out, reason);
+        out.extend_from_slice(b"}]");
+        self.end(out);
     }
 }
 
-/// What follows the delta of every chunk but the last.
-const NOT_FINISHED: &[u8] = br#","logprobs":null,"finish_reason":null}]}"#;
+/// Writes `usage` as the API's `usage` object.
+fn write_usage(out: &mut BytesMut, usage: &Usage) {
+    out.extend_from_slice(br#"{"prompt_tokens":"#);
+    write_decimal(out, u128::from(usage.input_tokens()));
+    out.extend_from_slice(br#","completion_tokens":"#);
+    write_decimal(out, u128::from(usage.output_tokens()));
+    out.extend_from_slice(br#","total_tokens":"#);
+    write_decimal(out, u128::from(usage.total_tokens()));
+    if let Some(cached) = usage.cached_input_tokens() {
+        out.extend_from_slice(br#","prompt_tokens_details":{"cached_tokens":"#);
+        write_decimal(out, u128::from(cached));
+        out.extend_from_slice(b"}");
+    }
+    if let Some(reasoning) = usage.reasoning_tokens() {
+        out.extend_from_slice(br#","completion_tokens_details":{"reasoning_tokens":"#);
+        write_decimal(out, u128::from(reasoning));
+        out.extend_from_slice(b"}");
+    }
+    out.extend_from_slice(b"}");
+}
 
 impl Format for OpenAiChat {
-    fn open(&mut self, out: &mut BytesMut) {
-        out.extend_from_slice(self.prefix());
-        out.extend_from_slice(br#"{"role":"assistant","content":""}"#);
-        out.extend_from_slice(NOT_FINISHED);
-        out.extend_from_slice(b"\n\n");
+    fn chunk(&mut self, chunk: &Chunk, out: &mut BytesMut) {
+        self.text(TextKind::Content, chunk, out);
     }
 
-    fn chunk(&mut self, chunk: &Chunk, out: &mut BytesMut) {
-        let text = chunk.as_str();
-        out.reserve(self.prefix().len() + text.len() + 64);
-        out.extend_from_slice(self.prefix());
-        out.extend_from_slice(br#"{"content":"#);
-        write_json_string(out, text);
-        out.extend_from_slice(b"}");
-        out.extend_from_slice(NOT_FINISHED);
-        out.extend_from_slice(b"\n\n");
+    fn item(&mut self, item: &Item<Chunk>, out: &mut BytesMut) {
+        match item {
+            Item::Start { id, model } => {
+                if self.rendering.prefix.is_empty() {
+                    if let Some(id) = id {
+                        self.id.clone_from(id);
+                    }
+                    if let Some(model) = model {
+                        self.model.clone_from(model);
+                    }
+                }
+                self.start_choice(out);
+            }
+            Item::Content(chunk) => self.text(TextKind::Content, chunk, out),
+            Item::Reasoning(chunk) => self.text(TextKind::Reasoning, chunk, out),
+            Item::Refusal(chunk) => self.text(TextKind::Refusal, chunk, out),
+            Item::ToolCall(call) => self.tool_call(call, out),
+            Item::Logprobs(logprobs) => self.logprobs(logprobs, out),
+            Item::Choice(index) => self.rendering.choice = *index,
+            Item::Finish(reason) => self.finish(reason.as_openai(), out),
+            Item::Usage(usage) => self.rendering.usage = Some(*usage),
+            Item::Other {
+                format: NAME,
+                event,
+                data,
+            } => write_other(out, event.as_deref(), data),
+            Item::Other { .. } => {}
+        }
     }
 
     fn close(&mut self, out: &mut BytesMut) {
-        out.extend_from_slice(self.prefix());
-        out.extend_from_slice(br#"{},"logprobs":null,"finish_reason":"#);
-        write_json_string(out, &self.finish_reason);
-        out.extend_from_slice(b"}]}\n\ndata: [DONE]\n\n");
+        if self.rendering.choices.is_empty() {
+            self.rendering.choice = 0;
+            self.start_choice(out);
+        }
+        let unfinished: Vec<u32> = self
+            .rendering
+            .choices
+            .iter()
+            .filter(|(_, choice)| !choice.finished)
+            .map(|(&index, _)| index)
+            .collect();
+        let reason = std::mem::take(&mut self.finish_reason);
+        for index in unfinished {
+            self.finish_chunk(index, &reason, out);
+        }
+        self.finish_reason = reason;
+        if self.include_usage {
+            let usage = self
+                .rendering
+                .usage
+                .unwrap_or(Usage::new(0, self.rendering.output_tokens));
+            out.extend_from_slice(self.prefix());
+            out.extend_from_slice(br#"],"usage":"#);
+            write_usage(out, &usage);
+            out.extend_from_slice(b"}\n\n");
+        }
+        out.extend_from_slice(b"data: [DONE]\n\n");
     }
 
     /// Writes [`error_event`](Self::error_event): no finish reason and no `[DONE]` follow,
