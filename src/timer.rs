@@ -17,7 +17,11 @@ const NEVER: Duration = Duration::from_secs(86_400 * 365 * 30);
 /// adapter can be built, and used without deadlines, outside a Tokio runtime), then reset in
 /// place for every later deadline instead of allocating a new `Sleep`.
 #[derive(Debug, Default)]
-pub(crate) struct LazyTimer(Option<Pin<Box<Sleep>>>);
+pub(crate) struct LazyTimer {
+    sleep: Option<Pin<Box<Sleep>>>,
+    /// The timer will wake the task at its deadline: the last poll returned `Pending`.
+    armed: bool,
+}
 
 impl LazyTimer {
     /// Polls the timer for `deadline`, arming it first if it was set for another instant.
@@ -27,23 +31,60 @@ impl LazyTimer {
     pub(crate) fn poll_until(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
         let never = Instant::now().checked_add(NEVER);
         if never.is_none_or(|never| deadline > never) {
-            self.0 = None;
+            self.sleep = None;
+            self.armed = false;
             return Poll::Pending;
         }
-        let timer = match &mut self.0 {
+        let timer = match &mut self.sleep {
             Some(timer) => {
                 if timer.deadline() != deadline {
                     timer.as_mut().reset(deadline);
                 }
                 timer
             }
-            None => self.0.insert(Box::pin(tokio::time::sleep_until(deadline))),
+            None => self
+                .sleep
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
         };
-        timer.as_mut().poll(cx)
+        let polled = timer.as_mut().poll(cx);
+        self.armed = polled.is_pending();
+        polled
+    }
+
+    /// Whether the timer, armed when the task last waited, has reached its deadline by `now`:
+    /// the wake-up this poll answers was (or coincided with) the timer's. Disarms it.
+    pub(crate) fn fired(&mut self, now: impl FnOnce() -> Instant) -> bool {
+        let fired = self.armed
+            && self
+                .sleep
+                .as_ref()
+                .is_some_and(|sleep| sleep.deadline() <= now());
+        if fired {
+            self.armed = false;
+        }
+        fired
+    }
+
+    /// Whether the timer will wake the task unless it is disarmed.
+    pub(crate) fn is_armed(&self) -> bool {
+        self.armed
+    }
+
+    /// Stops an armed timer from waking the task for a deadline that no longer matters (its
+    /// text went out early): moved far away in place, no allocation.
+    pub(crate) fn disarm(&mut self) {
+        if std::mem::take(&mut self.armed) {
+            if let Some(sleep) = &mut self.sleep {
+                if let Some(far) = sleep.deadline().checked_add(NEVER) {
+                    sleep.as_mut().reset(far);
+                }
+            }
+        }
     }
 
     /// Drops the timer, for an adapter that will never wait again.
     pub(crate) fn clear(&mut self) {
-        self.0 = None;
+        self.sleep = None;
+        self.armed = false;
     }
 }

@@ -341,3 +341,63 @@ mod metrics_records {
         assert_eq!(counter("tokenflush_replacements_total", None), 0);
     }
 }
+
+/// Keeps the stream's record.
+#[derive(Debug, Default)]
+struct Ended(Option<StreamRecord>);
+
+impl FlushObserver for Ended {
+    fn on_end(&mut self, stream: &StreamRecord) {
+        self.0 = Some(stream.clone());
+    }
+}
+
+/// Tokens `gap` apart, through `policy`, on the paused clock: the stream's record.
+async fn record_of(gap: u64, tokens: usize, policy: TimeBounded) -> StreamRecord {
+    let tokens = futures::stream::iter(0..tokens).then(move |_| async move {
+        tokio::time::sleep(Duration::from_millis(gap)).await;
+        "x"
+    });
+    let mut ended = Ended::default();
+    let chunks: Vec<_> = Box::pin(tokens.flush_with(policy).with_observer(&mut ended))
+        .collect()
+        .await;
+    assert!(!chunks.is_empty());
+    ended.0.expect("the stream ended")
+}
+
+#[tokio::test(start_paused = true)]
+async fn timer_fires_count_the_wake_ups_only_a_deadline_caused() {
+    // Tokens 30 ms apart, a 10 ms bound: every chunk but the last waits for its deadline.
+    let policy = TimeBounded::new(16, Duration::from_millis(10)).with_immediate_first(false);
+    let record = record_of(30, 4, policy).await;
+    assert_eq!(record.chunks(), 4);
+    assert_eq!(
+        record.timer_fires(),
+        3,
+        "one wake-up per deadline; the last ends the stream"
+    );
+    // Without a time bound, the timer never runs.
+    let record = record_of(30, 4, TimeBounded::new(2, Duration::MAX)).await;
+    assert_eq!(record.timer_fires(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn anticipation_leaves_the_timer_idle_and_disarms_it() {
+    // Tokens 20 ms apart, a 50 ms bound: plain TimeBounded waits for the timer for every chunk;
+    // anticipating, it sends each chunk when the next token would miss the deadline, and a
+    // timer left armed for text already sent would wake the task for nothing (counted here).
+    let plain = record_of(20, 60, TimeBounded::new(16, Duration::from_millis(50))).await;
+    let anticipating = record_of(
+        20,
+        60,
+        TimeBounded::new(16, Duration::from_millis(50)).with_anticipation(true),
+    )
+    .await;
+    assert!(plain.timer_fires() >= 15, "{plain:?}");
+    assert!(anticipating.timer_fires() <= 1, "{anticipating:?}");
+    assert!(
+        anticipating.chunks() <= plain.chunks() + 2,
+        "{anticipating:?} {plain:?}"
+    );
+}

@@ -287,6 +287,9 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
         // always finds a chunk ready still yields to the other tasks of its runtime.
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
         let clock = PollClock::default();
+        if self.timer.is_armed() && self.timer.fired(|| clock.now()) {
+            self.watch.on_timer_fired();
+        }
         let flushed = self.poll_items(cx, held, &mut poll_upstream, &clock);
         if flushed.is_ready() {
             coop.made_progress();
@@ -389,6 +392,9 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
         clock: &PollClock,
     ) -> Poll<Option<(Kind, Chunk)>> {
         if self.text.is_empty() {
+            // Nothing left to wait for: a deadline set for text that went out early must not
+            // wake the task.
+            self.timer.disarm();
             return Poll::Pending;
         }
         let kind = self.kind;
@@ -399,10 +405,10 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
         }
         self.settle(clock);
         let Some(deadline) = self.deadline else {
+            self.timer.disarm();
             return Poll::Pending;
         };
         ready!(self.timer.poll_until(deadline, cx));
-        self.watch.on_timer_fired();
         // The policy's deadline: it may cut at a boundary; otherwise everything goes.
         let cut = self
             .decide(clock, true)

@@ -122,11 +122,12 @@ impl TimeBounded {
         self
     }
 
-    /// Flushes on a token's arrival when the next token is not expected before the deadline,
-    /// instead of waiting for the timer: the same bound, less added delay, and far fewer
-    /// wake-ups of the timer ([`FlushReason::Anticipated`]). It learns the gap between
-    /// arrivals from the arrivals themselves (a moving average, bursts counting once); a token
-    /// that comes later than expected still goes out at the deadline. Off by default.
+    /// Flushes as soon as upstream goes quiet when the next token is not expected before the
+    /// deadline, instead of waiting for the timer: the same bound, less added delay, and far
+    /// fewer wake-ups of the timer ([`FlushReason::Anticipated`]). It learns the gap between
+    /// arrivals from the arrivals themselves (a moving average, a burst counting once, and
+    /// sent whole); a token that comes later than expected still goes out at the deadline.
+    /// Off by default.
     ///
     /// # Examples
     ///
@@ -227,7 +228,11 @@ impl FlushPolicy for TimeBounded {
         else {
             return Decision::Wait;
         };
-        if self.anticipate && self.gaps.next_arrival().is_some_and(|next| next > deadline) {
+        // Asked with upstream idle: the burst, if any, has all arrived.
+        if self.anticipate
+            && state.upstream_idle()
+            && self.gaps.next_arrival().is_some_and(|next| next > deadline)
+        {
             return Decision::FlushAs(FlushReason::Anticipated);
         }
         Decision::WaitUntil(deadline)

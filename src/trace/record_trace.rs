@@ -17,7 +17,8 @@ pub trait TraceExt: Stream {
     /// when each token was pulled, in seconds since this call, and its text.
     ///
     /// Put it right after the model client, before [`flush_with`](crate::FlushExt::flush_with),
-    /// and replay the trace with the `tune` harness to see which policy fits your traffic.
+    /// and replay the trace with the tuning tool (`tokenflush-tune --trace FILE`) to see which
+    /// policy fits your traffic.
     /// Lines are written synchronously as tokens pass, so give it a buffered writer (a
     /// `BufWriter<File>`, a `Vec<u8>`); it is flushed when the stream ends. A byte token that
     /// ends inside a character is written with the text it completes, so a token may have
