@@ -113,11 +113,11 @@ pub(crate) fn svg(
     }
     let legend_rows = 4.0;
     let list_top = FRAME_Y + legend_rows * ROW + 16.0;
+    // The legend's longest line has 56 characters.
     let widest = rows
         .iter()
         .map(|(text, _, _)| text.chars().count())
-        .max()
-        .unwrap_or(0) as f64;
+        .fold(56, usize::max) as f64;
     let width = (PANEL_X + 14.0 + widest * LIST_FONT * CHAR_EM + 16.0).max(1100.0);
     let height = (list_top + rows.len() as f64 * ROW + 20.0).max(FRAME_Y + FRAME_H + 70.0);
 
@@ -231,7 +231,11 @@ pub(crate) fn svg(
     let mut placed = Placer {
         boxes: points
             .iter()
-            .map(|&(px, py, _)| (px - 7.0, py - 7.0, px + 7.0, py + 7.0))
+            .map(|(px, py, keys)| {
+                let ringed = keys.iter().any(|&k| recommended == Some(order[k].name()));
+                let r = if ringed { 13.0 } else { 7.0 };
+                (px - r, py - r, px + r, py + r)
+            })
             .collect(),
         area: (
             FRAME_X + 3.0,
@@ -249,15 +253,12 @@ pub(crate) fn svg(
         FRAME_X + FRAME_W,
     );
     let target_label = format!("target p99 {}", human(max_p99));
-    let right_end = FRAME_X + FRAME_W - 8.0;
-    for (lx, ly) in [
-        (right_end, ty - 5.0),
-        (right_end, ty + 15.0),
-        (
-            FRAME_X + 8.0 + target_label.chars().count() as f64 * FONT * CHAR_EM,
-            ty - 5.0,
-        ),
-    ] {
+    // Along the line from the right, above it, then below it.
+    let spots = (0..10).flat_map(|step| {
+        let lx = FRAME_X + FRAME_W - 8.0 - f64::from(step) * 56.0;
+        [(lx, ty - 5.0), (lx, ty + 15.0)]
+    });
+    for (lx, ly) in spots {
         if placed.take(text_box(lx, ly, "end", FONT, &target_label)) {
             text(
                 &mut out,
@@ -273,6 +274,11 @@ pub(crate) fn svg(
             break;
         }
     }
+
+    // Labels keep off the target line too.
+    placed
+        .boxes
+        .push((FRAME_X, ty - 1.5, FRAME_X + FRAME_W, ty + 1.5));
 
     for front in [false, true] {
         for (px, py, keys) in points
@@ -318,8 +324,7 @@ pub(crate) fn svg(
 
     // Labels: the front's first (named where there is room), then the dominated.
     for (px, py, keys) in &points {
-        let numbers: Vec<String> = keys.iter().map(|k| (k + 1).to_string()).collect();
-        let numbers = numbers.join(",");
+        let numbers = key_ranges(keys);
         let first = order[keys[0]];
         let (color, texts) = if first.on_front() {
             let named = match keys.len() {
@@ -330,16 +335,19 @@ pub(crate) fn svg(
         } else {
             ("#616161", vec![numbers])
         };
+        // Clear of the mark, and of the ring around the recommendation.
+        let ringed = keys.iter().any(|&k| recommended == Some(order[k].name()));
+        let d = if ringed { 6.0 } else { 0.0 };
         'texts: for label in &texts {
             for (dx, dy, anchor) in [
-                (9.0, 4.0, "start"),
-                (-9.0, 4.0, "end"),
-                (0.0, -10.0, "middle"),
-                (0.0, 18.0, "middle"),
-                (7.0, -8.0, "start"),
-                (7.0, 16.0, "start"),
-                (-7.0, -8.0, "end"),
-                (-7.0, 16.0, "end"),
+                (9.0 + d, 4.0, "start"),
+                (-9.0 - d, 4.0, "end"),
+                (0.0, -10.0 - d, "middle"),
+                (0.0, 18.0 + d, "middle"),
+                (7.0 + d, -8.0 - d, "start"),
+                (7.0 + d, 16.0 + d, "start"),
+                (-7.0 - d, -8.0 - d, "end"),
+                (-7.0 - d, 16.0 + d, "end"),
             ] {
                 let (lx, ly) = (px + dx, py + dy);
                 if placed.take(text_box(lx, ly, anchor, FONT, label)) {
@@ -351,17 +359,18 @@ pub(crate) fn svg(
     }
 
     // Legend and list.
+    let target_legend = format!("the p99 target, {}", human(max_p99));
     let legend = [
         (
             "front",
-            "on the Pareto front: none both faster and fewer writes",
+            "Pareto front: no other has a lower p99 and fewer writes",
         ),
         (
             "dominated",
-            "dominated: another is faster with no more writes",
+            "dominated on p99 and writes (may win on p50, first token)",
         ),
         ("ring", "the recommendation"),
-        ("target", "the p99 target"),
+        ("target", target_legend.as_str()),
     ];
     for (row, (kind, label)) in legend.iter().enumerate() {
         let ly = FRAME_Y + row as f64 * ROW + 4.0;
@@ -451,6 +460,34 @@ impl Placer {
         } else {
             false
         }
+    }
+}
+
+/// Keys from 0, shown from 1: consecutive ones as ranges (`3–6,9`).
+fn key_ranges(keys: &[usize]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut run: Option<(usize, usize)> = None;
+    for &key in keys {
+        run = match run {
+            Some((first, last)) if key == last + 1 => Some((first, key)),
+            Some((first, last)) => {
+                parts.push(range(first, last));
+                Some((key, key))
+            }
+            None => Some((key, key)),
+        };
+    }
+    if let Some((first, last)) = run {
+        parts.push(range(first, last));
+    }
+    parts.join(",")
+}
+
+fn range(first: usize, last: usize) -> String {
+    match last - first {
+        0 => (first + 1).to_string(),
+        1 => format!("{},{}", first + 1, last + 1),
+        _ => format!("{}–{}", first + 1, last + 1),
     }
 }
 
