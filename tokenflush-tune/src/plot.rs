@@ -113,11 +113,11 @@ pub(crate) fn svg(
     }
     let legend_rows = 4.0;
     let list_top = FRAME_Y + legend_rows * ROW + 16.0;
-    // The legend's longest line has 56 characters.
+    // The legend's longest line has 57 characters.
     let widest = rows
         .iter()
         .map(|(text, _, _)| text.chars().count())
-        .fold(56, usize::max) as f64;
+        .fold(58, usize::max) as f64;
     let width = (PANEL_X + 14.0 + widest * LIST_FONT * CHAR_EM + 16.0).max(1100.0);
     let height = (list_top + rows.len() as f64 * ROW + 20.0).max(FRAME_Y + FRAME_H + 70.0);
 

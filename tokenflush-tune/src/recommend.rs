@@ -232,7 +232,7 @@ pub(crate) fn recommend<'a>(
             human(winner.first_token_delay())
         ),
         Decided::Rest => format!(
-            "why: of the {on_shortlist} candidates within {WRITES_WINDOW_PERCENT} % of the fewest writes among the {} within the limits, the same p50 ({}) and first-token delay ({}) as others, and the fewest writes of those",
+            "why: among the {on_shortlist} candidates within {WRITES_WINDOW_PERCENT} % of the fewest writes (of {} within the limits), it ties on p50 ({}) and first-token delay ({}) and writes the least",
             qualified.len(),
             human(winner.delay_p50()),
             human(winner.first_token_delay())
