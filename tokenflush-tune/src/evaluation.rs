@@ -1,16 +1,14 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use crate::candidate::Candidate;
-use crate::plot;
+use crate::recommend::{human, recommend, Limits, Recommendation};
 use crate::replay::replay;
 use crate::report::PolicyReport;
 use crate::trace::Trace;
 
-/// Every candidate replayed over one trace: the table, the Pareto front, the recommendation
-/// and the plot.
+/// Every candidate replayed over one trace: the table, the Pareto front and the recommendation.
 #[derive(Clone, Debug)]
 pub(crate) struct Evaluation {
     reports: Vec<PolicyReport>,
@@ -18,10 +16,6 @@ pub(crate) struct Evaluation {
 
 impl Evaluation {
     /// Replays `trace` through every candidate, on all cores, and marks the Pareto front.
-    ///
-    /// # Panics
-    ///
-    /// If a worker thread cannot be started.
     #[must_use]
     pub(crate) fn run(trace: &Trace, candidates: &[Candidate]) -> Self {
         let slots: Vec<Mutex<Option<PolicyReport>>> =
@@ -49,62 +43,65 @@ impl Evaluation {
         Self::from_reports(reports)
     }
 
-    /// An evaluation of reports measured elsewhere; marks their Pareto front.
+    /// An evaluation of reports measured elsewhere; marks their Pareto front of p99 added
+    /// delay against chunks.
     #[must_use]
     pub(crate) fn from_reports(mut reports: Vec<PolicyReport>) -> Self {
-        let points: Vec<(Duration, f64)> = reports
+        let points: Vec<_> = reports
             .iter()
-            .map(|r| (r.delay_p99(), r.chunks_per_second()))
+            .map(|r| (r.delay_p99(), r.chunks()))
             .collect();
-        for (report, &(delay, rate)) in reports.iter_mut().zip(&points) {
-            report.on_front = !points.iter().any(|&(other_delay, other_rate)| {
+        for (report, &(delay, chunks)) in reports.iter_mut().zip(&points) {
+            report.on_front = !points.iter().any(|&(other_delay, other_chunks)| {
                 other_delay <= delay
-                    && other_rate <= rate
-                    && (other_delay < delay || other_rate < rate)
+                    && other_chunks <= chunks
+                    && (other_delay < delay || other_chunks < chunks)
             });
         }
         Self { reports }
     }
 
-    #[cfg(test)]
     /// The reports, in the order of the candidates.
     #[must_use]
     pub(crate) fn reports(&self) -> &[PolicyReport] {
         &self.reports
     }
 
-    /// The policy with the fewest chunks per second whose p99 added delay is at most
-    /// `max_p99` (ties: the lower p99); `None` if no policy meets it.
+    /// The recommendation under `limits` (see [`crate::recommend`]).
     #[must_use]
-    pub(crate) fn recommend(&self, max_p99: Duration) -> Option<&PolicyReport> {
-        self.reports
-            .iter()
-            .filter(|report| report.delay_p99() <= max_p99)
-            .min_by(|a, b| {
-                a.chunks_per_second()
-                    .total_cmp(&b.chunks_per_second())
-                    .then(a.delay_p99().cmp(&b.delay_p99()))
-            })
+    pub(crate) fn recommend(&self, limits: &Limits) -> Option<Recommendation<'_>> {
+        recommend(&self.reports, limits)
     }
 
-    /// A plain-text table: one row per policy, `*` on the Pareto front.
+    /// A plain-text table: one row per policy, `*` on the Pareto front, and the limits each
+    /// misses.
     #[must_use]
-    pub(crate) fn table(&self) -> String {
+    pub(crate) fn table(&self, limits: &Limits) -> String {
         let width = self
             .reports
             .iter()
-            .map(|r| r.name().len())
+            .map(|r| r.name().chars().count())
             .max()
             .unwrap_or(6)
             .max(6);
         let mut out = format!(
-            "  {:<width$}  {:>9}  {:>9}  {:>9}  {:>11}  {:>9}  {:>11}  {:>11}\n",
-            "policy", "p50", "p99", "max", "first token", "chunks/s", "tokens/chk", "SSE B/token"
+            "  {:<width$}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}  {:>9}  {:>7}  {:>9}  {}\n",
+            "policy",
+            "p50",
+            "p99",
+            "max",
+            "first",
+            "chunks/s",
+            "tok/chunk",
+            "B/token",
+            "timer/tok",
+            "misses"
         );
         for report in &self.reports {
+            let misses: Vec<&str> = limits.misses(report).iter().map(|m| m.label()).collect();
             let _ = writeln!(
                 out,
-                "{} {:<width$}  {:>9}  {:>9}  {:>9}  {:>11}  {:>9.1}  {:>11.2}  {:>11.1}",
+                "{} {:<width$}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8.1}  {:>9.2}  {:>7.1}  {:>9.2}  {}",
                 if report.on_front() { '*' } else { ' ' },
                 report.name(),
                 human(report.delay_p50()),
@@ -114,31 +111,18 @@ impl Evaluation {
                 report.chunks_per_second(),
                 report.tokens_per_chunk(),
                 report.sse_bytes_per_token(),
+                report.timer_fires_per_token(),
+                if misses.is_empty() {
+                    "-".to_owned()
+                } else {
+                    misses.join(",")
+                },
             );
         }
-        out.push_str("  (* on the Pareto front: no other policy is both faster and writes less)\n");
+        out.push_str(
+            "  delays are added per token; * on the Pareto front: no other policy has both a lower \
+             p99 and fewer chunks\n",
+        );
         out
-    }
-
-    /// An SVG plot of added delay (p99) against chunks per second, one point per policy, the
-    /// Pareto front highlighted, with `max_p99` drawn as a line and the recommendation ringed.
-    #[must_use]
-    pub(crate) fn svg(&self, title: &str, max_p99: Option<Duration>) -> String {
-        let recommended = max_p99
-            .and_then(|max| self.recommend(max))
-            .map(PolicyReport::name);
-        plot::svg(title, &self.reports, max_p99, recommended)
-    }
-}
-
-/// A duration for people: `0 ms`, `12.5 ms`, `1.20 s`.
-pub(super) fn human(duration: Duration) -> String {
-    let ms = duration.as_secs_f64() * 1e3;
-    if ms >= 1000.0 {
-        format!("{:.2} s", ms / 1e3)
-    } else if ms >= 10.0 || ms == 0.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms:.1} ms")
     }
 }
