@@ -51,8 +51,11 @@ pub(crate) fn text_box(x: f64, y: f64, anchor: &str, size: f64, text: &str) -> T
     (left, y - size * 0.8, left + width, y + size * 0.25)
 }
 
+/// Whether two boxes come closer than a pixel: the SVG rounds coordinates to hundredths, so
+/// boxes placed edge to edge could overlap once written.
 fn overlaps(a: &TextBox, b: &TextBox) -> bool {
-    a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3
+    const GAP: f64 = 1.0;
+    a.0 < b.2 + GAP && b.0 < a.2 + GAP && a.1 < b.3 + GAP && b.1 < a.3 + GAP
 }
 
 /// The plot of `reports` for the trace `title`, with the p99 target and the recommendation.
