@@ -68,23 +68,41 @@
 //! # }
 //! ```
 
+#[cfg(feature = "axum")]
+mod axum;
+mod codec;
 mod cursor;
 mod entry;
 mod error;
+mod event_id;
+mod generation;
+mod history;
+#[cfg(feature = "http-body")]
+mod http_body;
 mod id;
 mod memory;
 mod options;
 mod owner;
 #[cfg(feature = "redis")]
 mod redis;
+mod relay;
+mod render;
+mod resume_item;
+mod resume_sse;
 mod store;
 mod unfold;
 
 pub use entry::{Entry, Outcome};
 pub use error::ResumeError;
+pub use event_id::EventId;
+#[cfg(feature = "http-body")]
+pub use http_body::last_event_id;
 pub use id::StreamId;
 pub use memory::MemoryStore;
 pub use options::StreamOptions;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
+pub use relay::Relay;
+pub use resume_item::ResumeItem;
+pub use resume_sse::ResumeSse;
 pub use store::{Entries, ResumeFuture, ResumeStore};
