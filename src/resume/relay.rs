@@ -386,7 +386,13 @@ impl Relay {
     {
         owner::check(owner);
         let settings = &self.settings;
-        let id = match settings.store.create(owner, &settings.options).await {
+        // A connection that broke (Redis restarted) fails the first command after it, and
+        // reconnects: one more try.
+        let mut created = settings.store.create(owner, &settings.options).await;
+        if matches!(created, Err(ResumeError::Unavailable(_))) {
+            created = settings.store.create(owner, &settings.options).await;
+        }
+        let id = match created {
             Ok(id) => id,
             Err(ResumeError::Unavailable(_) | ResumeError::Timeout(_))
                 if settings.optional_store =>
@@ -464,7 +470,12 @@ impl Relay {
                 Renderer::with_ids(format, stream, Some(after.position()), self.settings.retry);
             return Ok(ResumeSse::local(stream, reader, renderer));
         }
-        let entries = match self.settings.store.read(stream, owner, None).await {
+        // As in `start`: one more try after a broken connection; reading is idempotent.
+        let mut read = self.settings.store.read(stream, owner, None).await;
+        if matches!(read, Err(ResumeError::Unavailable(_))) {
+            read = self.settings.store.read(stream, owner, None).await;
+        }
+        let entries = match read {
             Ok(entries) => entries,
             // The owner matched, but the stream's start is gone: nothing can be re-rendered.
             Err(ResumeError::Trimmed { .. }) => {
