@@ -21,11 +21,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use example_servers::chat_server::{self, model};
+use example_servers::load;
+use example_servers::load::redis_stats::RedisSample;
 use futures::StreamExt;
 use http_body_util::BodyExt;
 use redis_server::RedisServer;
 use serde_json::{json, Value};
-use tokenflush::resume::EventId;
+use tokenflush::resume::{EventId, RedisStore, Relay};
 use tokenflush::sse::{ParsedEvent, Parser};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
@@ -562,6 +564,69 @@ async fn flush_redis(port: u16) {
     let mut reply = [0; 5];
     socket.read_exact(&mut reply).await.unwrap();
     assert_eq!(&reply, b"+OK\r\n");
+}
+
+/// The load benchmark's `time_bounded_redis` configuration, a few streams of it: every token
+/// arrives, Redis gets exactly one write per chunk plus a create and a finish per stream, and
+/// no reads (readers on the producing server never read the store).
+#[tokio::test]
+async fn the_load_benchmarks_resumable_configuration_writes_once_per_chunk_and_never_reads() {
+    let test = "resume_load_configuration";
+    let _turn = one_at_a_time().await;
+    let Some(redis) = RedisServer::start(test) else {
+        return;
+    };
+    let store = RedisStore::new(&redis.url())
+        .unwrap()
+        .with_key_prefix("tokenflush-load");
+    store.ping().await.unwrap();
+    let relay = Relay::new(std::sync::Arc::new(store));
+    let listener = load::server::bind().unwrap();
+    let address = listener.local_addr().unwrap();
+    let (clock, _) = load::model::Clock::start();
+    let speed = load::model::Speed {
+        tokens_per_second: 200.0,
+        jitter: 0.5,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(load::server::serve(
+        listener,
+        speed,
+        clock,
+        Some(relay),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let redis_address = format!("127.0.0.1:{}", redis.port());
+    let before = RedisSample::read(&redis_address).await.unwrap();
+    let (streams, tokens) = (20, 100);
+    let outcomes = futures::future::join_all((0..streams).map(|seed| {
+        let path = format!("/stream/time_bounded_redis?tokens={tokens}&seed={seed}");
+        async move { load::client::run_stream(address, &path, clock).await }
+    }))
+    .await;
+    let mut events = 0;
+    for outcome in &outcomes {
+        assert_eq!(outcome.failure, None);
+        assert_eq!(outcome.delays_us.len(), tokens, "every token arrives");
+        events += outcome.events;
+    }
+    // The generations store their finish right after their last chunk went out.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = RedisSample::read(&redis_address).await.unwrap();
+    let cost = before.cost_until(&after, streams);
+    eprintln!(
+        "{streams} streams of {tokens} tokens: {events} chunks, {} Redis writes ({:.3} per token), \
+         {} reads",
+        cost.writes,
+        cost.writes as f64 / (streams * tokens as u64) as f64,
+        cost.reads
+    );
+    assert_eq!(cost.writes, events + 2 * streams);
+    assert_eq!(cost.reads, 0);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
 }
 
 // ---------------------------------------------------------------------------------------------
