@@ -437,9 +437,24 @@ struct Flaky {
     hang: AtomicBool,
     appends: AtomicUsize,
     heartbeats: AtomicUsize,
+    /// Creates and reads to fail before they reach the store, as the first command on a
+    /// connection that Redis's restart broke does.
+    broken: AtomicUsize,
 }
 
 impl Flaky {
+    fn broken<T: Send + 'static>(&self) -> Option<ResumeFuture<'_, T>> {
+        let broken = self
+            .broken
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            });
+        broken.is_ok().then(|| {
+            let error = ResumeError::Unavailable("the connection broke".into());
+            Box::pin(std::future::ready(Err(error))) as ResumeFuture<'_, T>
+        })
+    }
+
     fn refuse<T: Send + 'static>(&self) -> Option<ResumeFuture<'_, T>> {
         if self.hang.load(Ordering::SeqCst) {
             return Some(Box::pin(std::future::pending()));
@@ -458,7 +473,8 @@ impl ResumeStore for Flaky {
         owner: Option<&'a [u8]>,
         options: &'a StreamOptions,
     ) -> ResumeFuture<'a, StreamId> {
-        self.refuse()
+        self.broken()
+            .or_else(|| self.refuse())
             .unwrap_or_else(|| self.inner.create(owner, options))
     }
 
@@ -484,7 +500,8 @@ impl ResumeStore for Flaky {
         owner: Option<&'a [u8]>,
         after: Option<u64>,
     ) -> ResumeFuture<'a, Entries> {
-        self.inner.read(id, owner, after)
+        self.broken()
+            .unwrap_or_else(|| self.inner.read(id, owner, after))
     }
 }
 
@@ -640,6 +657,37 @@ async fn an_unreachable_store_fails_the_start_or_streams_without_resume() {
     assert_eq!(text_of(&plain), words().concat());
     assert!(plain.iter().all(|event| event.last_event_id().is_empty()));
     assert!(plain.iter().all(|event| event.retry().is_none()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_broken_connection_is_tried_once_more() {
+    let store = Arc::new(Flaky::default());
+    let relay = Relay::new(store.clone());
+    let elsewhere = Relay::new(store.clone());
+    store.broken.store(1, Ordering::SeqCst);
+    let chunks = model(words()).flush_with(Immediate::new());
+    let body = relay
+        .start(Some(OWNER), "text", chunks, TextEvents::new())
+        .await
+        .unwrap();
+    let live = read_all(body).await;
+    store.broken.store(1, Ordering::SeqCst);
+    let again = elsewhere
+        .resume(live[0].last_event_id(), Some(OWNER), Kind::format)
+        .await
+        .unwrap();
+    assert_eq!(text_of(&read_all(again).await), words()[1..].concat());
+    // Twice broken is unavailable.
+    store.broken.store(2, Ordering::SeqCst);
+    let refused = elsewhere
+        .resume(live[0].last_event_id(), Some(OWNER), Kind::format)
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(refused, ResumeError::Unavailable(_)),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
