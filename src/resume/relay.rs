@@ -101,7 +101,7 @@ use crate::sse::Format;
 /// assert_eq!(seen[1].data(), ", resumable");
 ///
 /// // It comes back with the id of the last event it saw (the `Last-Event-ID` header).
-/// let last_id = seen[1].id().unwrap();
+/// let last_id = seen[1].last_event_id();
 /// let resumed = relay
 ///     .resume(last_id, Some(owner), |meta| {
 ///         assert_eq!(meta, Some(&b"meta for the format"[..]));
