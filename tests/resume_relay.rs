@@ -440,6 +440,8 @@ struct Flaky {
     /// Creates and reads to fail before they reach the store, as the first command on a
     /// connection that Redis's restart broke does.
     broken: AtomicUsize,
+    /// Appends take 30 ms, then store.
+    slow: AtomicBool,
 }
 
 impl Flaky {
@@ -480,6 +482,12 @@ impl ResumeStore for Flaky {
 
     fn append(&self, id: StreamId, seq: u64, item: Bytes) -> ResumeFuture<'_, ()> {
         self.appends.fetch_add(1, Ordering::SeqCst);
+        if self.slow.load(Ordering::SeqCst) {
+            return Box::pin(async move {
+                sleep(Duration::from_millis(30)).await;
+                self.inner.append(id, seq, item).await
+            });
+        }
         self.refuse()
             .unwrap_or_else(|| self.inner.append(id, seq, item))
     }
@@ -657,6 +665,52 @@ async fn an_unreachable_store_fails_the_start_or_streams_without_resume() {
     assert_eq!(text_of(&plain), words().concat());
     assert!(plain.iter().all(|event| event.last_event_id().is_empty()));
     assert!(plain.iter().all(|event| event.retry().is_none()));
+}
+
+/// Nothing a reader on the producing instance got is missing from the store: each item is
+/// stored before it is sent.
+#[tokio::test(start_paused = true)]
+async fn every_item_is_stored_before_a_reader_gets_it() {
+    let store = Arc::new(Flaky::default());
+    store.slow.store(true, Ordering::SeqCst);
+    let relay = Relay::new(store.clone());
+    let started = Instant::now();
+    let body = relay
+        .start(
+            Some(OWNER),
+            "text",
+            model(words()).flush_with(Immediate::new()),
+            TextEvents::new(),
+        )
+        .await
+        .unwrap();
+    let id = body.stream_id().unwrap();
+    let mut body = body;
+    let mut received = 0;
+    while let Some(frame) = body.next().await {
+        if events(&[frame]).is_empty() {
+            continue; // the end's id alone
+        }
+        received += 1;
+        // Everything received is in the store already: read what it holds, up to now.
+        let mut stored = store.inner.read(id, Some(OWNER), None).await.unwrap();
+        let mut items = 0;
+        while let Some(Ok(tokenflush::resume::Entry::Item { .. })) =
+            tokio::time::timeout(Duration::ZERO, stored.next())
+                .await
+                .ok()
+                .flatten()
+        {
+            items += 1;
+        }
+        assert!(items >= received, "{received} received, {items} stored");
+        // And it came after its append: 30 ms after the model made it.
+        assert_eq!(
+            Instant::now() - started,
+            GAP * received as u32 + Duration::from_millis(30)
+        );
+    }
+    assert_eq!(received, words().len());
 }
 
 #[tokio::test(start_paused = true)]
