@@ -51,6 +51,10 @@ use crate::sse::Format;
 ///   through the store are not seen here: choose the grace period with them in mind.
 /// - **Heartbeats** renew the producer's lease while the model is silent (every third of the
 ///   [lease](StreamOptions::with_lease) by default).
+/// - **Bounded.** The readers on this instance read what the generation sent from memory,
+///   kept within the stream's [caps](StreamOptions) like the store's copy; the generation
+///   does not wait for its readers, so a reader that falls further behind than the caps
+///   keep (or joins a stream that outgrew them) gets the error event instead of the rest.
 /// - **A crash is reported, never a hang.** When this process dies, a reader on another
 ///   instance gets every item stored before the crash, then the format's error event
 ///   `generation lost: …` once the lease runs out: within the lease plus the store's poll

@@ -556,6 +556,52 @@ async fn every_id_that_is_not_the_callers_gets_the_same_404() {
     }
 }
 
+#[tokio::test]
+async fn an_unreachable_redis_stops_the_server_at_start_unless_it_is_optional() {
+    let _turn = one_at_a_time().await;
+    // Nothing listens there.
+    let redis = format!("redis://127.0.0.1:{}/", serve::free_port());
+    let address: SocketAddr = ([127, 0, 0, 1], serve::free_port()).into();
+    let run = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .args(["--addr", &address.to_string(), "--redis", &redis])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the server gives up in time")
+        .unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("Redis does not answer"), "{message}");
+    assert!(
+        !message.contains(&redis),
+        "the URL may hold a password: {message}"
+    );
+
+    // With --redis-optional it serves, and a resumable request streams without resume.
+    let _server = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+        .args([
+            "--addr",
+            &address.to_string(),
+            "--redis",
+            &redis,
+            "--redis-optional",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    serve::wait_listening(address, Duration::from_secs(30)).await;
+    let request = Api::OpenAi.request(json!({"tokens_per_second": 2000, "first_token_ms": 0}));
+    let read = post(address, "/v1/chat/completions", &request, None).await;
+    assert_eq!(read.status, 200);
+    let (events, last_id) = read.events();
+    assert_eq!(text_of(&events), model::answer(PROMPT));
+    assert!(Api::OpenAi.complete(&events));
+    assert_eq!(last_id, "", "no ids without a store");
+}
+
 /// `FLUSHALL` on the Redis at `port`.
 async fn flush_redis(port: u16) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
