@@ -2,16 +2,24 @@
 //! reads it again from where it stopped — on the same server instance or another — with
 //! nothing lost and nothing twice (feature `resume`; the Redis store needs feature `redis`).
 //!
-//! A [`ResumeStore`] keeps each stream's items under a sequence number: one append per
-//! flushed chunk or pass-through item (tool call, finish reason, usage), so the flush policy
-//! sets the write rate, not the token rate. Items are opaque bytes: the server serialises
-//! them, so any wire format replays identically. Two stores:
+//! Two layers:
 //!
-//! - [`MemoryStore`]: one process, bounded, no dependencies beyond Tokio;
-//! - `RedisStore` (feature `redis`): shared by several instances behind a load balancer;
-//!   one Redis command per append.
+//! - [`Relay`], what a server uses: it runs each generation in its own task, detached from
+//!   the connection, stores every flushed item before its readers get it, and serves readers
+//!   — the first, others that join, and those that come back with `Last-Event-ID` — as
+//!   [`ResumeSse`] bodies in any [`Format`](crate::sse::Format), every event with an
+//!   [`EventId`]. A server does start and resume in a few lines (see [`Relay`], and the axum
+//!   example on [`ResumeSse`]'s `IntoResponse`).
+//! - [`ResumeStore`], where items are kept under a sequence number: one append per flushed
+//!   chunk or pass-through item (tool call, finish reason, usage), so the flush policy sets
+//!   the write rate, not the token rate. Items are opaque bytes (the relay's own compact,
+//!   versioned encoding of chunks and items, never rendered frames), so any wire format
+//!   replays identically. Two stores:
+//!   - [`MemoryStore`]: one process, bounded, no dependencies beyond Tokio;
+//!   - `RedisStore` (feature `redis`): shared by several instances behind a load balancer;
+//!     one Redis command per append.
 //!
-//! # How a server uses it
+//! # How the relay uses a store
 //!
 //! 1. Start a generation: [`create`](ResumeStore::create) a stream (its [`StreamId`] is a
 //!    random capability; bind it to the caller with an owner tag) and run the generation in
@@ -20,9 +28,8 @@
 //!    *before* sending it to the readers on this instance, so nothing a reader saw is missing
 //!    from the store. [`heartbeat`](ResumeStore::heartbeat) while the model is silent; at the
 //!    end, [`finish`](ResumeStore::finish).
-//! 3. A reader that comes back with the last sequence number it saw calls
-//!    [`read`](ResumeStore::read): every stored item after it, then live ones, then
-//!    [`Entry::Finished`].
+//! 3. A reader that comes back to another instance [`read`](ResumeStore::read)s the stream:
+//!    every stored item, then live ones, then [`Entry::Finished`].
 //!
 //! # What readers are told
 //!
@@ -68,23 +75,41 @@
 //! # }
 //! ```
 
+#[cfg(feature = "axum")]
+mod axum;
+mod codec;
 mod cursor;
 mod entry;
 mod error;
+mod event_id;
+mod generation;
+mod history;
+#[cfg(feature = "http-body")]
+mod http_body;
 mod id;
 mod memory;
 mod options;
 mod owner;
 #[cfg(feature = "redis")]
 mod redis;
+mod relay;
+mod render;
+mod resume_item;
+mod resume_sse;
 mod store;
 mod unfold;
 
 pub use entry::{Entry, Outcome};
 pub use error::ResumeError;
+pub use event_id::EventId;
+#[cfg(feature = "http-body")]
+pub use http_body::last_event_id;
 pub use id::StreamId;
 pub use memory::MemoryStore;
 pub use options::StreamOptions;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
+pub use relay::Relay;
+pub use resume_item::ResumeItem;
+pub use resume_sse::ResumeSse;
 pub use store::{Entries, ResumeFuture, ResumeStore};

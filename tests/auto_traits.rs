@@ -70,6 +70,11 @@ fn resume_stores_are_shared_objects() {
     send_unpin::<Entries>();
     #[cfg(feature = "redis")]
     send_sync_unpin::<tokenflush::resume::RedisStore>();
+    // Servers share the relay between requests; its readers go into response bodies.
+    send_sync_unpin::<tokenflush::resume::Relay>();
+    send_sync_unpin::<tokenflush::resume::EventId>();
+    send_unpin::<tokenflush::resume::ResumeSse<tokenflush::sse::TextEvents>>();
+    send_unpin::<tokenflush::resume::ResumeSse<Box<dyn tokenflush::sse::Format + Send>>>();
     // Servers choose the store at start-up and share it.
     let store: Arc<dyn ResumeStore> = Arc::new(MemoryStore::new());
     send_sync_unpin::<Arc<dyn ResumeStore>>();

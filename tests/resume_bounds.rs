@@ -1,14 +1,22 @@
 //! The resume stores' resource bounds against hostile input, measured: the in-memory store's
 //! peak heap under a producer that appends forever and under a flood of creates, its memory
-//! per stored entry, and the cost of rejecting a huge stream id text. A counting global
+//! per stored entry, and the cost of rejecting a huge stream id text; the relay's: a huge
+//! `Last-Event-ID` rejected in constant time without allocating, and a stored item that
+//! claims to be huge read back without allocating what it claims. A counting global
 //! allocator needs a test binary of its own, and counts every thread's allocations: the checks
 //! run one after another in one test.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use tokenflush::resume::{MemoryStore, ResumeError, ResumeStore, StreamId, StreamOptions};
+use futures::StreamExt;
+use tokenflush::resume::{
+    EventId, MemoryStore, Outcome, Relay, ResumeError, ResumeStore, StreamId, StreamOptions,
+};
+use tokenflush::sse::TextEvents;
 
 #[global_allocator]
 static ALLOCATOR: dhat::Alloc = dhat::Alloc;
@@ -25,9 +33,12 @@ fn main() {
         a_producer_appending_forever_stays_within_the_caps().await;
         a_flood_of_creates_meets_the_limit_not_the_heap().await;
         memory_per_stored_entry().await;
+        a_huge_last_event_id_allocates_nothing().await;
+        a_stored_item_claiming_to_be_huge_allocates_what_it_is().await;
     });
     a_huge_id_text_is_rejected_in_constant_time();
-    println!("4 passed, 0 failed");
+    a_huge_last_event_id_is_rejected_in_constant_time();
+    println!("7 passed, 0 failed");
 }
 
 /// The heap's peak while `work` runs, under a profiler of its own, and the bytes still held
@@ -157,5 +168,84 @@ fn a_huge_id_text_is_rejected_in_constant_time() {
     assert!(
         huge < small * 8 + Duration::from_millis(5),
         "1 MiB: {huge:?}, 40 bytes: {small:?}"
+    );
+}
+
+/// A megabyte of `Last-Event-ID` is turned away without a byte allocated, and with the answer
+/// of an unknown stream.
+async fn a_huge_last_event_id_allocates_nothing() {
+    let relay = Relay::new(Arc::new(MemoryStore::new()));
+    let huge = "7".repeat(1 << 20);
+    let (peak, _, refused) = peak_of(async {
+        let before = dhat::HeapStats::get().total_blocks;
+        let refused = relay
+            .resume(&huge, None, |_| TextEvents::new())
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        (refused, dhat::HeapStats::get().total_blocks - before)
+    })
+    .await;
+    let (refused, blocks) = refused;
+    assert_eq!(refused, ResumeError::NotFound);
+    assert_eq!(blocks, 0, "allocations for a 1 MiB Last-Event-ID");
+    eprintln!("a 1 MiB Last-Event-ID: refused with {blocks} allocations, peak {peak} bytes");
+}
+
+/// A stored item whose length field claims 2^62 bytes is reported as damage; reading it
+/// allocates about what the item is, not what it claims.
+async fn a_stored_item_claiming_to_be_huge_allocates_what_it_is() {
+    let store = Arc::new(MemoryStore::new());
+    let relay = Relay::new(store.clone());
+    let id = store.create(None, &StreamOptions::new()).await.unwrap();
+    // Version 1, a header, whose length is a varint of 2^62, then a little.
+    let mut item = vec![1, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40];
+    item.extend_from_slice(&[b'x'; 100]);
+    store.append(id, 0, Bytes::from(item)).await.unwrap();
+    store.finish(id, Outcome::Completed).await.unwrap();
+    let last_event_id = format!("{id}-0-0");
+    let (peak, _, frames) = peak_of(async {
+        let reader = relay
+            .resume(&last_event_id, None, |meta| {
+                assert_eq!(meta, None);
+                TextEvents::new()
+            })
+            .await
+            .unwrap();
+        reader.collect::<Vec<_>>().await
+    })
+    .await;
+    assert_eq!(frames.len(), 1);
+    assert!(frames[0].starts_with(b"event: error\n"), "{:?}", frames[0]);
+    eprintln!("a stored item claiming 2^62 bytes: read back at a peak of {peak} bytes");
+    assert!(peak < 64 * 1024, "peak {peak} bytes");
+}
+
+/// Parsing a `Last-Event-ID` looks at the length first: a megabyte costs what 60 bytes cost.
+fn a_huge_last_event_id_is_rejected_in_constant_time() {
+    let small = "7".repeat(61);
+    let huge = "7".repeat(1 << 20);
+    let time = |text: &str| {
+        (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                for _ in 0..100_000 {
+                    assert!(black_box(text).parse::<EventId>().is_err());
+                }
+                started.elapsed()
+            })
+            .min()
+            .unwrap_or(Duration::ZERO)
+    };
+    let (small, huge) = (time(&small), time(&huge));
+    eprintln!(
+        "Last-Event-ID rejected: 61 bytes in {:?}, 1 MiB in {:?} (per parse)",
+        small / 100_000,
+        huge / 100_000
+    );
+    // 17 000 times the input; a linear scan would take thousands of times longer.
+    assert!(
+        huge < small * 8 + Duration::from_millis(5),
+        "1 MiB: {huge:?}, 61 bytes: {small:?}"
     );
 }

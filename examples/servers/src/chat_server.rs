@@ -1,11 +1,12 @@
 //! The chat server's routes: an OpenAI-compatible `POST /v1/chat/completions` and an
-//! Anthropic-compatible `POST /v1/messages` backed by the simulated model, and the demo page
-//! at `/`.
+//! Anthropic-compatible `POST /v1/messages` backed by the simulated model, the demo page
+//! at `/`, and resumable streams (`"resume": true`, `GET /v1/resume`; see [`resume`]).
 //!
 //! The tests include this file (and its modules) to run the server in-process.
 
 mod messages;
 pub mod model;
+pub mod resume;
 
 use crate::policy;
 
@@ -15,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -42,6 +43,8 @@ pub struct Config {
     pub simulation: Simulation,
     /// Time without a frame after which a keep-alive comment goes out.
     pub keep_alive: Duration,
+    /// Resumable streams, for requests that ask (`"resume": true`).
+    pub resume: resume::Resume,
 }
 
 impl Default for Config {
@@ -50,6 +53,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             simulation: Simulation::default(),
             keep_alive: Duration::from_secs(15),
+            resume: resume::Resume::default(),
         }
     }
 }
@@ -74,6 +78,8 @@ pub fn app(config: Config) -> (Router, Arc<Generations>) {
         .route("/", get(|| async { Html(PAGE) }))
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/messages", post(messages::messages))
+        .route("/v1/resume", get(resume::resume_stream))
+        .route("/v1/resume/drop", post(resume::drop_connections))
         .with_state(state);
     (router, generations)
 }
@@ -93,6 +99,9 @@ struct ChatRequest {
     tokenflush: Option<PolicyConfig>,
     /// This server's extension: the model's speed for this request.
     simulation: Option<serde_json::Map<String, Value>>,
+    /// This server's extension: a resumable stream (see [`resume`]).
+    #[serde(default)]
+    resume: bool,
 }
 
 fn default_model() -> String {
@@ -119,7 +128,7 @@ fn text_of(content: &Value) -> String {
 }
 
 /// An error response in OpenAI's shape, which the SDKs raise with its message.
-fn api_error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
+pub(crate) fn api_error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
     let body =
         json!({"error": {"message": message.into(), "type": kind, "param": null, "code": null}});
     (status, Json(body)).into_response()
@@ -129,7 +138,11 @@ fn invalid_request(message: impl Into<String>) -> Response {
     api_error(StatusCode::BAD_REQUEST, "invalid_request_error", message)
 }
 
-async fn chat_completions(State(state): State<AppState>, body: Bytes) -> Response {
+async fn chat_completions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let request: ChatRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => return invalid_request(format!("invalid request body: {error}")),
@@ -144,10 +157,15 @@ async fn chat_completions(State(state): State<AppState>, body: Bytes) -> Respons
         Err(error) => return invalid_request(error),
     };
 
-    let id = format!(
-        "chatcmpl-{:06}",
-        state.next_id.fetch_add(1, Ordering::Relaxed)
-    );
+    let resumable = request.resume && request.stream;
+    let id = if resumable {
+        resume::random_id("chatcmpl-")
+    } else {
+        format!(
+            "chatcmpl-{:06}",
+            state.next_id.fetch_add(1, Ordering::Relaxed)
+        )
+    };
     let max_tokens = request.max_completion_tokens.or(request.max_tokens);
     let (tokens, cut) = model::truncate(
         model::tokenize(&model::answer(&generation.prompt)),
@@ -171,6 +189,11 @@ async fn chat_completions(State(state): State<AppState>, body: Bytes) -> Respons
 
     if request.stream {
         let format = OpenAiChat::new(id, request.model).with_finish_reason(finish_reason);
+        if resumable {
+            let meta = resume::openai_meta(&format);
+            let chunks = resume::flushed(tokens, generation.policy);
+            return resume::start(&state, &headers, chunks, meta, format).await;
+        }
         return streamed(&state, tokens, generation.policy, format);
     }
 

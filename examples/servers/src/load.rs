@@ -4,6 +4,7 @@
 pub mod client;
 pub mod model;
 pub mod process;
+pub mod redis_stats;
 pub mod report;
 pub mod route;
 pub mod server;

@@ -16,6 +16,16 @@
 //! `fixed_batch:25`: the policy of requests that do not choose), `--tokens-per-second 8`,
 //! `--jitter 0.6` (0 to 1), `--first-token-ms 300`.
 //!
+//! Resumable streams (requests with `"resume": true`; `GET /v1/resume` with `Last-Event-ID`):
+//! `--redis redis://127.0.0.1:6379/` keeps them in Redis, shared by every server started with
+//! the same Redis and the same `--resume-key <64 hex digits>` (the key of the owner tags;
+//! random without it, so only this process can resume its streams); without `--redis`, in
+//! this process's memory. A server whose Redis does not answer at start-up exits, unless
+//! `--redis-optional`: then requests stream without resume while Redis is away.
+//! `--resume-lease-ms 10000` (a crashed server's streams are reported lost this long after
+//! their last write, plus Redis's poll interval of 1 s), `--resume-grace-ms 30000` (how long a
+//! generation goes on with no reader on this server).
+//!
 //! Request extensions, both optional:
 //!
 //! - `"tokenflush": {"policy": "immediate"}`, `{"policy": "fixed_batch", "max_tokens": 25}` or
@@ -31,21 +41,48 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use example_servers::chat_server::resume::{self, Resume};
 use example_servers::chat_server::{self as app, Config};
 use example_servers::policy::PolicyConfig;
+use tokenflush::resume::{MemoryStore, RedisStore, Relay, ResumeStore, StreamOptions};
 
 fn usage() -> &'static str {
     "usage: chat_server [--addr 127.0.0.1:3000] [--policy immediate|fixed_batch:N|time_bounded:N:MS]\n\
-     \x20                  [--tokens-per-second 8] [--jitter 0.6] [--first-token-ms 300]"
+     \x20                  [--tokens-per-second 8] [--jitter 0.6] [--first-token-ms 300]\n\
+     \x20                  [--redis URL] [--redis-optional] [--resume-key HEX64]\n\
+     \x20                  [--resume-lease-ms 10000] [--resume-grace-ms 30000]"
 }
 
-fn parse_args() -> Result<(SocketAddr, Config), String> {
+/// How the server keeps resumable streams.
+struct ResumeArgs {
+    redis: Option<String>,
+    optional: bool,
+    key: Option<[u8; 32]>,
+    lease: Duration,
+    grace: Duration,
+}
+
+fn parse_args() -> Result<(SocketAddr, Config, ResumeArgs), String> {
     let mut address: SocketAddr = "127.0.0.1:3000".parse().expect("a valid address");
     let mut config = Config::default();
+    let mut resume = ResumeArgs {
+        redis: None,
+        optional: false,
+        key: None,
+        lease: Duration::from_secs(10),
+        grace: Duration::from_secs(30),
+    };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
             return Err(usage().to_owned());
+        }
+        if flag == "--redis-optional" {
+            resume.optional = true;
+            continue;
         }
         let value = args
             .next()
@@ -61,17 +98,68 @@ fn parse_args() -> Result<(SocketAddr, Config), String> {
             "--first-token-ms" => {
                 config.simulation.first_token_ms = value.parse().map_err(|_| bad("a number"))?
             }
+            "--redis" => resume.redis = Some(value),
+            "--resume-key" => resume.key = Some(resume::parse_key(&value)?),
+            "--resume-lease-ms" => {
+                let ms: u64 = value.parse().map_err(|_| bad("a number"))?;
+                resume.lease = Duration::from_millis(ms.max(1));
+            }
+            "--resume-grace-ms" => {
+                resume.grace = Duration::from_millis(value.parse().map_err(|_| bad("a number"))?)
+            }
             _ => return Err(format!("unknown flag {flag}\n{}", usage())),
         }
     }
     config.simulation.validate()?;
-    Ok((address, config))
+    Ok((address, config, resume))
+}
+
+/// The resumable streams' store and relay; fails when Redis does not answer, unless it is
+/// optional.
+async fn resume_of(args: ResumeArgs) -> Result<Resume, String> {
+    let store: Arc<dyn ResumeStore> = match &args.redis {
+        None => Arc::new(MemoryStore::new()),
+        Some(url) => {
+            let store = RedisStore::new(url)
+                .map_err(|error| format!("--redis: not a Redis URL: {error}"))?
+                .with_key_prefix("tokenflush-chat");
+            // Not the URL in messages: it may hold a password.
+            match store.ping().await {
+                Ok(()) => eprintln!("resumable streams in Redis"),
+                Err(error) if args.optional => eprintln!(
+                    "Redis does not answer ({error}): streaming without resume until it does"
+                ),
+                Err(error) => {
+                    return Err(format!(
+                        "Redis does not answer ({error}); start it, or pass --redis-optional \
+                         to stream without resume while it is away"
+                    ))
+                }
+            }
+            Arc::new(store)
+        }
+    };
+    let relay = Relay::new(store)
+        .with_stream_options(StreamOptions::new().with_lease(args.lease))
+        .with_grace(args.grace)
+        .with_optional_store(args.optional);
+    Ok(Resume::new(
+        relay,
+        args.key.unwrap_or_else(resume::random_key),
+    ))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (address, config) = match parse_args() {
+    let (address, mut config, resume) = match parse_args() {
         Ok(parsed) => parsed,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    config.resume = match resume_of(resume).await {
+        Ok(resume) => resume,
         Err(message) => {
             eprintln!("{message}");
             return ExitCode::FAILURE;

@@ -24,6 +24,21 @@
 //! start staggered over this time), `--routes axum,immediate,time_bounded,fixed_batch`,
 //! `--no-idle` (skip the memory measurement).
 //!
+//! `--redis redis://127.0.0.1:6379/` adds the configuration `time_bounded_redis`:
+//! `TimeBounded(4, 50ms)` through a resumable generation (`resume::Relay`) whose every chunk
+//! is stored in that Redis before it is sent. For it the report adds a table: Redis write
+//! commands per token (script calls: one per stored chunk, plus a create and a finish per
+//! stream), reads by readers following through Redis (none here: readers on the producing
+//! server never read the store), Redis's own CPU per token, and the p99 token delay and
+//! server CPU per token next to `time_bounded`'s. The Redis is the caller's: use one nothing
+//! else uses, since its counters are read before and after each phase.
+//!
+//! ```text
+//! redis-server --port 6390 --save '' --appendonly no &
+//! cargo run --release -p example-servers --bin load -- --streams 1000 \
+//!     --routes time_bounded,time_bounded_redis --redis redis://127.0.0.1:6390/ --no-idle
+//! ```
+//!
 //! Linux only (it reads /proc). Raises its file-descriptor limit to the hard limit; 10,000
 //! streams need at least 10,100.
 
@@ -36,9 +51,11 @@ use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
 use example_servers::load::model::{Clock, Speed};
+use example_servers::load::redis_stats::RedisSample;
 use example_servers::load::report::{Percentiles, PhaseResult};
 use example_servers::load::route::Route;
 use example_servers::load::{client, process, report, server};
+use tokenflush::resume::{RedisStore, Relay};
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -49,11 +66,14 @@ struct Options {
     ramp: Duration,
     routes: Vec<Route>,
     idle: bool,
+    /// The Redis of `time_bounded_redis`.
+    redis: Option<String>,
 }
 
 fn usage() -> &'static str {
     "usage: load [--streams 1000,10000] [--tokens 250] [--tokens-per-second 50] [--jitter 0.5]\n\
-     \x20           [--ramp-ms 2000] [--routes axum,immediate,time_bounded,fixed_batch] [--no-idle]"
+     \x20           [--ramp-ms 2000] [--routes axum,immediate,time_bounded,fixed_batch] [--no-idle]\n\
+     \x20           [--redis redis://127.0.0.1:6379/]"
 }
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
@@ -67,7 +87,9 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         ramp: Duration::from_secs(2),
         routes: Route::ALL.to_vec(),
         idle: true,
+        redis: None,
     };
+    let mut routes_chosen = false;
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         match flag.as_str() {
@@ -116,11 +138,39 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             }
             "--routes" => {
                 options.routes = value.split(',').map(str::parse).collect::<Result<_, _>>()?;
+                routes_chosen = true;
+            }
+            "--redis" => {
+                redis_address(value)?;
+                options.redis = Some(value.clone());
             }
             _ => return Err(format!("unknown flag {flag}\n{}", usage())),
         }
     }
+    if options.redis.is_some() && !routes_chosen {
+        options.routes.push(Route::Resumable);
+    }
+    if options.redis.is_none() && options.routes.contains(&Route::Resumable) {
+        return Err("time_bounded_redis needs --redis URL".to_owned());
+    }
     Ok(options)
+}
+
+/// `host:port` of a `redis://host:port/` URL, for reading its counters.
+fn redis_address(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("redis://")
+        .ok_or_else(|| format!("--redis: {url:?} is not redis://host:port/"))?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    if host_port.is_empty() {
+        return Err(format!("--redis: {url:?} is not redis://host:port/"));
+    }
+    Ok(if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:6379")
+    })
 }
 
 fn main() -> ExitCode {
@@ -152,10 +202,31 @@ fn main() -> ExitCode {
     }
 }
 
-/// The child: `--serve <epoch µs> <tokens per second> <jitter>`.
+/// The child: `--serve <epoch µs> <tokens per second> <jitter> [<redis url>]`.
 async fn serve_child(args: &[String]) -> Result<(), String> {
-    let [epoch_us, tokens_per_second, jitter] = args else {
-        return Err("--serve takes the epoch, the tokens per second and the jitter".into());
+    let (epoch_us, tokens_per_second, jitter, redis) = match args {
+        [epoch_us, tokens_per_second, jitter] => (epoch_us, tokens_per_second, jitter, None),
+        [epoch_us, tokens_per_second, jitter, redis] => {
+            (epoch_us, tokens_per_second, jitter, Some(redis))
+        }
+        _ => {
+            return Err(
+                "--serve takes the epoch, the tokens per second, the jitter and a Redis URL".into(),
+            )
+        }
+    };
+    let relay = match redis {
+        None => None,
+        Some(url) => {
+            let store = RedisStore::new(url)
+                .map_err(|error| format!("--redis: {error}"))?
+                .with_key_prefix("tokenflush-load");
+            store
+                .ping()
+                .await
+                .map_err(|error| format!("Redis does not answer: {error}"))?;
+            Some(Relay::new(std::sync::Arc::new(store)))
+        }
     };
     let number = |text: &String| {
         text.parse::<f64>()
@@ -176,7 +247,7 @@ async fn serve_child(args: &[String]) -> Result<(), String> {
         let mut stdin = tokio::io::stdin();
         let _ = tokio::io::copy(&mut stdin, &mut tokio::io::sink()).await;
     };
-    server::serve(listener, speed, clock, parent_gone)
+    server::serve(listener, speed, clock, relay, parent_gone)
         .await
         .map_err(|error| format!("server: {error}"))
 }
@@ -195,6 +266,7 @@ async fn start_server(options: &Options, epoch_us: u64) -> Result<Server, String
         .arg(epoch_us.to_string())
         .arg(options.speed.tokens_per_second.to_string())
         .arg(options.speed.jitter.to_string())
+        .args(options.redis.iter())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -323,6 +395,14 @@ async fn run_phase(
     clock: Clock,
 ) -> Result<PhaseResult, String> {
     client::get(server.address, "/held").await?;
+    let redis = match (&options.redis, route) {
+        (Some(url), Route::Resumable) => Some(redis_address(url)?),
+        _ => None,
+    };
+    let redis_before = match &redis {
+        Some(address) => Some(RedisSample::read(address).await?),
+        None => None,
+    };
     let before = process::Sample::read(server.pid).map_err(|error| error.to_string())?;
     let began = Instant::now();
     let start = began + Duration::from_millis(20);
@@ -360,6 +440,16 @@ async fn run_phase(
     }
     let wall = began.elapsed();
     let after = process::Sample::read(server.pid).map_err(|error| error.to_string())?;
+    let redis = match (&redis, redis_before) {
+        (Some(address), Some(before)) => {
+            // The generations finish in their own tasks, right after the last chunk: let
+            // their last commands land.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let after = RedisSample::read(address).await?;
+            Some(before.cost_until(&after, streams as u64))
+        }
+        _ => None,
+    };
     let held = client::get(server.address, "/held").await?;
     let (held_us, timer_fires) = match route {
         Route::Anchor => (None, 0),
@@ -383,6 +473,7 @@ async fn run_phase(
         held_us,
         timer_fires,
         wall_ms: wall.as_millis() as u64,
+        redis,
     })
 }
 
@@ -508,9 +599,19 @@ mod tests {
         assert!(parse_args(&args("--tokens"))
             .unwrap_err()
             .contains("needs a value"));
-        for route in Route::ALL {
+        for route in Route::KNOWN {
             assert_eq!(route.name().parse::<Route>(), Ok(route));
         }
+        assert!(parse_args(&args("--routes time_bounded_redis"))
+            .unwrap_err()
+            .contains("needs --redis"));
+        let options = parse_args(&args("--redis redis://127.0.0.1:6390/")).unwrap();
+        assert_eq!(options.routes.last(), Some(&Route::Resumable));
+        assert_eq!(
+            redis_address("redis://user:secret@example.test/0").unwrap(),
+            "example.test:6379"
+        );
+        assert!(parse_args(&args("--redis http://x/")).is_err());
     }
 
     #[test]
@@ -577,7 +678,7 @@ mod tests {
             jitter: 0.5,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(server::serve(listener, speed, clock, async {
+        let server = tokio::spawn(server::serve(listener, speed, clock, None, async {
             let _ = stopped.await;
         }));
         for route in Route::ALL {
@@ -592,7 +693,7 @@ mod tests {
                 match route {
                     Route::Anchor | Route::Immediate => assert_eq!(events, 30, "{route}"),
                     Route::FixedBatch => assert_eq!(events, 2, "{route}: 25 + 5"),
-                    Route::TimeBounded | Route::Anticipating => {
+                    Route::TimeBounded | Route::Anticipating | Route::Resumable => {
                         assert!((8..30).contains(&events), "{route}: {events}")
                     }
                     // Fast test tokens: chunks grow up to what 25 ms bring.

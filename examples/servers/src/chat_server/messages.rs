@@ -6,14 +6,14 @@ use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokenflush::sse::AnthropicMessages;
 
-use super::{model, streamed, whole_text, AppState, Generation, Message};
+use super::{model, resume, streamed, whole_text, AppState, Generation, Message};
 use crate::policy::PolicyConfig;
 
 /// The part of a messages request the simulated model reads; other fields (system, tools,
@@ -29,6 +29,9 @@ struct MessagesRequest {
     tokenflush: Option<PolicyConfig>,
     /// This server's extension: the model's speed for this request.
     simulation: Option<serde_json::Map<String, Value>>,
+    /// This server's extension: a resumable stream (see [`resume`]).
+    #[serde(default)]
+    resume: bool,
 }
 
 /// An error response in Anthropic's shape, which the SDKs raise with its message.
@@ -41,7 +44,11 @@ fn invalid_request(message: impl Into<String>) -> Response {
     api_error(StatusCode::BAD_REQUEST, "invalid_request_error", message)
 }
 
-pub(super) async fn messages(State(state): State<AppState>, body: Bytes) -> Response {
+pub(super) async fn messages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let request: MessagesRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => return invalid_request(format!("invalid request body: {error}")),
@@ -56,7 +63,12 @@ pub(super) async fn messages(State(state): State<AppState>, body: Bytes) -> Resp
         Err(error) => return invalid_request(error),
     };
 
-    let id = format!("msg_{:06}", state.next_id.fetch_add(1, Ordering::Relaxed));
+    let resumable = request.resume && request.stream;
+    let id = if resumable {
+        resume::random_id("msg_")
+    } else {
+        format!("msg_{:06}", state.next_id.fetch_add(1, Ordering::Relaxed))
+    };
     let (tokens, cut) = model::truncate(
         model::tokenize(&model::answer(&generation.prompt)),
         Some(request.max_tokens),
@@ -81,6 +93,11 @@ pub(super) async fn messages(State(state): State<AppState>, body: Bytes) -> Resp
         let format = AnthropicMessages::new(id, request.model)
             .with_input_tokens(input_tokens)
             .with_stop_reason(stop_reason);
+        if resumable {
+            let meta = resume::anthropic_meta(&format);
+            let chunks = resume::flushed(tokens, generation.policy);
+            return resume::start(&state, &headers, chunks, meta, format).await;
+        }
         return streamed(&state, tokens, generation.policy, format);
     }
 

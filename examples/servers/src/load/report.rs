@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use crate::load::redis_stats::RedisCost;
 use crate::load::route::Route;
 
 /// The 50th and 99th percentiles and the maximum of a list of microsecond figures.
@@ -60,6 +61,8 @@ pub struct PhaseResult {
     pub timer_fires: u64,
     /// Wall time of the phase, in milliseconds.
     pub wall_ms: u64,
+    /// What the phase cost the resume store's Redis (`time_bounded_redis`).
+    pub redis: Option<RedisCost>,
 }
 
 impl PhaseResult {
@@ -127,5 +130,53 @@ pub fn table(results: &[PhaseResult], model_cpu_per_token_us: &[(usize, f64)]) -
             "| {streams} | the model alone, no HTTP | | | {cpu:.2} | | | | | | |"
         );
     }
+    store_table(&mut out, results);
     out
+}
+
+/// The resumable configuration against `time_bounded` (the same policy without a store):
+/// what the store costs.
+fn store_table(out: &mut String, results: &[PhaseResult]) {
+    let with_store: Vec<_> = results
+        .iter()
+        .filter_map(|result| result.redis.map(|redis| (result, redis)))
+        .collect();
+    if with_store.is_empty() {
+        return;
+    }
+    out.push_str(
+        "\n| streams | configuration | Redis writes/token | Redis reads | Redis CPU µs/token \
+         | delay p99 (ms) | vs time_bounded | server CPU µs/token | time_bounded's | lost |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (result, redis) in with_store {
+        let peer = results
+            .iter()
+            .find(|other| other.streams == result.streams && other.route == Route::TimeBounded);
+        let tokens = result.tokens.max(1) as f64;
+        let (delta, peer_cpu) = peer.map_or_else(
+            || ("–".to_owned(), "–".to_owned()),
+            |peer| {
+                let delta = f64::from(result.delay_us.p99) - f64::from(peer.delay_us.p99);
+                (
+                    format!("{:+.1} ms", delta / 1000.0),
+                    format!("{:.2}", peer.cpu_per_token_us()),
+                )
+            },
+        );
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.3} | {} | {:.2} | {} | {} | {:.2} | {} | {} |",
+            result.streams,
+            result.route,
+            redis.writes as f64 / tokens,
+            redis.reads,
+            redis.cpu_us as f64 / tokens,
+            ms(result.delay_us.p99),
+            delta,
+            result.cpu_per_token_us(),
+            peer_cpu,
+            result.lost(),
+        );
+    }
 }

@@ -20,6 +20,9 @@ pub enum Route {
     Adaptive,
     /// tokenflush's `encode_sse` response under `FixedBatch::new(25)`.
     FixedBatch,
+    /// `TimeBounded::new(4, 50ms)` through a resumable generation (`resume::Relay`) on the
+    /// Redis store: every chunk stored before it is sent. Needs the benchmark's `--redis`.
+    Resumable,
 }
 
 /// `TimeBounded`'s bound in this benchmark.
@@ -36,6 +39,17 @@ impl Route {
         Route::FixedBatch,
     ];
 
+    /// Every configuration the server knows, [`ALL`](Self::ALL) and those that need a store.
+    pub const KNOWN: [Route; 7] = [
+        Route::Anchor,
+        Route::Immediate,
+        Route::TimeBounded,
+        Route::Anticipating,
+        Route::Adaptive,
+        Route::FixedBatch,
+        Route::Resumable,
+    ];
+
     /// The name in URLs and on the command line.
     pub fn name(self) -> &'static str {
         match self {
@@ -45,6 +59,7 @@ impl Route {
             Route::Anticipating => "anticipating",
             Route::Adaptive => "adaptive",
             Route::FixedBatch => "fixed_batch",
+            Route::Resumable => "time_bounded_redis",
         }
     }
 }
@@ -58,6 +73,7 @@ impl fmt::Display for Route {
             Route::Anticipating => "TimeBounded(4, 50ms), anticipating",
             Route::Adaptive => "Adaptive(50ms)",
             Route::FixedBatch => "FixedBatch(25)",
+            Route::Resumable => "TimeBounded(4, 50ms), resumable on Redis",
         })
     }
 }
@@ -66,13 +82,13 @@ impl FromStr for Route {
     type Err = String;
 
     fn from_str(name: &str) -> Result<Self, String> {
-        Route::ALL
+        Route::KNOWN
             .into_iter()
             .find(|route| route.name() == name)
             .ok_or_else(|| {
                 format!(
                     "unknown configuration {name:?}: axum, immediate, time_bounded, \
-                     anticipating, adaptive or fixed_batch"
+                     anticipating, adaptive, fixed_batch or time_bounded_redis"
                 )
             })
     }

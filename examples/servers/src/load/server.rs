@@ -19,6 +19,8 @@ use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use tokenflush::observe::{FlushObserver, FlushRecord, StreamRecord};
 use tokenflush::policy::{Adaptive, FixedBatch, FlushPolicy, Immediate, TimeBounded};
+use tokenflush::resume::Relay;
+use tokenflush::sse::TextEvents;
 use tokenflush::FlushExt;
 use tokio::net::{TcpListener, TcpSocket};
 
@@ -34,6 +36,8 @@ struct AppState {
     held_us: Arc<Mutex<Vec<u32>>>,
     /// Wake-ups of the adapters' timers, summed as streams end.
     timer_fires: Arc<AtomicU64>,
+    /// Resumable generations, when the server has a store.
+    relay: Option<Relay>,
 }
 
 /// One stream's request: which tokens, and when the first comes.
@@ -54,11 +58,13 @@ pub fn bind() -> std::io::Result<TcpListener> {
     socket.listen(16_384)
 }
 
-/// Serves the routes on `listener` until `shutdown` completes.
+/// Serves the routes on `listener` until `shutdown` completes; `relay` serves the resumable
+/// configuration.
 pub async fn serve(
     listener: TcpListener,
     speed: Speed,
     clock: Clock,
+    relay: Option<Relay>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let state = AppState {
@@ -66,6 +72,7 @@ pub async fn serve(
         clock,
         held_us: Arc::default(),
         timer_fires: Arc::default(),
+        relay,
     };
     let router = Router::new()
         .route("/stream/{route}", get(stream))
@@ -114,6 +121,20 @@ async fn stream(
         ),
         Route::Adaptive => flushed(tokens, Adaptive::new(MAX_LATENCY), held),
         Route::FixedBatch => flushed(tokens, FixedBatch::new(25), held),
+        Route::Resumable => {
+            let Some(relay) = state.relay.as_ref() else {
+                let message = "time_bounded_redis needs a server started with a Redis URL";
+                return (StatusCode::NOT_FOUND, message).into_response();
+            };
+            // The same chunks as `time_bounded`, each stored before it is sent.
+            let chunks = tokens
+                .flush_with(TimeBounded::new(4, MAX_LATENCY))
+                .with_observer(held);
+            match relay.start(None, "load", chunks, TextEvents::new()).await {
+                Ok(events) => events.into_response(),
+                Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+            }
+        }
     }
 }
 
