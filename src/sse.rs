@@ -128,4 +128,6 @@ pub use encode::{headers, EncodeSse, EncodeSseExt, Event, EventError, KeepAlive,
 pub use format::{AnthropicMessages, Format, OpenAiChat, OpenAiResponses, TextEvents};
 #[cfg(feature = "llm-parse")]
 pub use format::{Decode, DecodeError};
+#[cfg(feature = "llm-parse")]
+pub use parse::ParseItems;
 pub use parse::{ParseError, ParseSse, ParseSseExt, ParsedEvent, Parser};

@@ -916,3 +916,150 @@ fn data_that_is_not_the_formats_json_is_an_error_and_unknown_events_pass_on() {
         )]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// parse_items: a body as items, and a proxy from one format to another
+
+/// `bytes` as a body of pieces of `size` bytes.
+fn body(bytes: &[u8], size: usize) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    stream::iter(
+        bytes
+            .chunks(size)
+            .map(|piece| Ok(piece.to_vec()))
+            .collect::<Vec<_>>(),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_proxy_rechunks_one_format_into_another() {
+    use std::time::Duration;
+    use tokenflush::policy::TimeBounded;
+    use tokenflush::sse::ParseSseExt;
+    use tokenflush::TryFlushExt;
+
+    // An OpenAI chat upstream, one token per event.
+    let mut upstream = vec![
+        start("chatcmpl-9", "m"),
+        reasoning("Think"),
+        reasoning("ing."),
+    ];
+    upstream.extend(["Hel", "lo", ", wor", "ld"].map(content));
+    upstream.push(Item::ToolCall(call(0).with_arguments("{}")));
+    upstream.push(Item::Finish(FinishReason::ToolCalls));
+    upstream.push(Item::Usage(Usage::new(5, 8)));
+    let bytes = render(&upstream, chat_format().with_include_usage(true));
+    for size in [1, 7, bytes.len()] {
+        // The proxy: parse, re-chunk the text by a policy, render Anthropic's format.
+        let frames: Vec<_> = body(&bytes, size)
+            .parse_items(Parser::new(), OpenAiChat::default())
+            .try_flush_with(
+                TimeBounded::new(8, Duration::from_millis(50)).with_immediate_first(false),
+            )
+            .encode_sse_as(AnthropicMessages::new("msg_1", "claude"))
+            .collect()
+            .await;
+        let out = frames.concat();
+        let items = decoded_with::<AnthropicMessages>(&out, &[]);
+        let text: String = items
+            .iter()
+            .filter_map(|item| match item {
+                Item::Content(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(text, "Hello, world", "pieces of {size}");
+        assert!(
+            items.contains(&reasoning("Thinking.")),
+            "reasoning merged whole: {items:?}"
+        );
+        assert!(
+            items.contains(&Item::Finish(FinishReason::ToolCalls)),
+            "{items:?}"
+        );
+        let contents = items
+            .iter()
+            .filter(|item| matches!(item, Item::Content(_)))
+            .count();
+        assert_eq!(
+            contents, 1,
+            "four text tokens re-chunked into one: {items:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_cut_between_events_ends_with_unterminated() {
+    use tokenflush::sse::ParseSseExt;
+
+    let bytes = render(
+        &[content("Hi"), Item::Finish(FinishReason::Stop)],
+        chat_format(),
+    );
+    let done = b"data: [DONE]\n\n";
+    assert!(bytes.ends_with(done));
+    let cut = &bytes[..bytes.len() - done.len()];
+    let items: Vec<_> = body(cut, 5)
+        .parse_items(Parser::new(), OpenAiChat::default())
+        .collect()
+        .await;
+    assert!(
+        matches!(items.last(), Some(Err(DecodeError::Unterminated))),
+        "{items:?}"
+    );
+    assert!(items[..items.len() - 1].iter().all(Result::is_ok));
+    // Whole, it is complete.
+    let items: Vec<_> = body(&bytes, 5)
+        .parse_items(Parser::new(), OpenAiChat::default())
+        .collect()
+        .await;
+    assert!(items.iter().all(Result::is_ok), "{items:?}");
+}
+
+#[tokio::test]
+async fn errors_come_after_the_items_before_them_and_the_stream_goes_on() {
+    use tokenflush::sse::{ParseError, ParseSseExt};
+
+    let error = b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+    let mut bytes = render(
+        &[start("msg_1", "c"), content("Hi")],
+        AnthropicMessages::default(),
+    );
+    // Cut before the stream's end, then the API's error event.
+    let stop = bytes
+        .windows(b"event: content_block_stop".len())
+        .position(|window| window == b"event: content_block_stop")
+        .unwrap_or(bytes.len());
+    bytes.truncate(stop);
+    bytes.extend_from_slice(error);
+    let pieces = stream::iter([Ok(bytes), Err(std::io::Error::other("connection reset"))]);
+    let items: Vec<_> = pieces
+        .parse_items(Parser::new(), AnthropicMessages::default())
+        .collect()
+        .await;
+    let shown: Vec<String> = items
+        .iter()
+        .map(|item| match item {
+            Ok(item) => format!("{item:?}"),
+            Err(error) => error.to_string(),
+        })
+        .collect();
+    let text_at = shown
+        .iter()
+        .position(|s| s.contains("Content(\"Hi\")"))
+        .unwrap();
+    let error_at = shown
+        .iter()
+        .position(|s| s == "the upstream failed: Overloaded")
+        .unwrap();
+    assert!(text_at < error_at, "{shown:?}");
+    assert!(
+        items
+            .iter()
+            .any(|item| matches!(item, Err(DecodeError::Parse(ParseError::Body(_))))),
+        "{shown:?}"
+    );
+    assert!(
+        matches!(items.last(), Some(Err(DecodeError::Unterminated))),
+        "{shown:?}"
+    );
+}

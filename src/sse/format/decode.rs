@@ -5,12 +5,13 @@ pub(super) mod openai_chat;
 pub(super) mod openai_responses;
 
 use std::borrow::Cow;
+use std::convert::Infallible;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, Visitor};
 
 use crate::llm::Item;
-use crate::sse::ParsedEvent;
+use crate::sse::{ParseError, ParsedEvent};
 
 /// The client side of a wire format: SSE events in, typed items out.
 ///
@@ -104,9 +105,14 @@ pub trait Decode {
 /// assert!(matches!(&error, DecodeError::Upstream { message, .. } if message == "Overloaded"));
 /// assert_eq!(error.to_string(), "the upstream failed: Overloaded");
 /// ```
+///
+/// From [`parse_items`](crate::sse::ParseSseExt::parse_items) it also carries what went wrong
+/// below the format: the event stream itself ([`Parse`](Self::Parse): a limit, a cut, the
+/// body's own error `E`), or a stream that ended before its last event
+/// ([`Unterminated`](Self::Unterminated)).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum DecodeError {
+pub enum DecodeError<E = Infallible> {
     /// The upstream's own error event: its stream failed, with this message.
     #[error("the upstream failed: {message}")]
     #[non_exhaustive]
@@ -123,9 +129,27 @@ pub enum DecodeError {
         /// What the JSON parser found.
         source: serde_json::Error,
     },
+    /// The event stream below the format: an exceeded limit, a cut inside an event, or the
+    /// body's own error.
+    #[error(transparent)]
+    Parse(ParseError<E>),
+    /// The stream ended without the event that ends a complete one (`[DONE]`,
+    /// `message_stop`, `response.completed`): the connection was cut between events.
+    #[error("the stream ended before its last event: the answer may be cut short")]
+    Unterminated,
 }
 
 impl DecodeError {
+    /// The error of a stream whose body fails with `E`.
+    pub(crate) fn widen<E>(self) -> DecodeError<E> {
+        match self {
+            Self::Upstream { message } => DecodeError::Upstream { message },
+            Self::Data { format, source } => DecodeError::Data { format, source },
+            Self::Parse(error) => DecodeError::Parse(error.widen()),
+            Self::Unterminated => DecodeError::Unterminated,
+        }
+    }
+
     fn data(format: &'static str, source: serde_json::Error) -> Self {
         Self::Data { format, source }
     }

@@ -262,6 +262,25 @@ pub trait ParseSseExt: Stream {
     {
         ParseSse::new(self, parser)
     }
+
+    /// Parses a body into the typed items of an LLM API's streaming format (feature
+    /// `llm-parse`): `decoder` is the format, as [`Default`] (`OpenAiChat::default()`,
+    /// `AnthropicMessages::default()`, `OpenAiResponses::default()`) or your own [`Decode`].
+    ///
+    /// See [`ParseItems`] for the errors and an example; with the flush adapter and a format
+    /// this is a proxy that re-chunks any of the three formats into any other.
+    ///
+    /// [`Decode`]: crate::sse::Decode
+    /// [`ParseItems`]: super::ParseItems
+    #[cfg(feature = "llm-parse")]
+    fn parse_items<B, E, D>(self, parser: Parser, decoder: D) -> super::ParseItems<Self, D>
+    where
+        Self: Sized + Stream<Item = Result<B, E>>,
+        B: AsRef<[u8]>,
+        D: crate::sse::Decode,
+    {
+        super::ParseItems::new(ParseSse::new(self, parser), decoder)
+    }
 }
 
 impl<S: Stream + ?Sized> ParseSseExt for S {}
