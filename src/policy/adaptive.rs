@@ -10,9 +10,10 @@ use crate::{Chunk, FlushReason};
 /// A batch that grows while tokens come fast and shrinks when they slow, under a hard
 /// `max_latency`.
 ///
-/// It learns the gap between arrivals (a moving average) and flushes at as many tokens as
-/// arrive in half of `max_latency` — 1 to `max_tokens` — or when the oldest buffered token is
-/// `max_latency` old, whichever comes first. A fast model (5 ms a token, 100 ms bound) gets
+/// It learns the gap between arrivals (a moving average) and flushes once it holds as many
+/// tokens as arrive in half of `max_latency` — 1 to `max_tokens` — and upstream has nothing
+/// more ready (a burst goes out whole), or when the oldest buffered token is `max_latency` old,
+/// whichever comes first. A fast model (5 ms a token, 100 ms bound) gets
 /// chunks of 10; a slow one (300 ms a token) gets each token at once instead of a fixed wait;
 /// a model that speeds up mid-answer gets larger chunks as it does. Unlike a batch that only
 /// grows, the time bound never moves: no token waits longer than `max_latency`. The first text
@@ -121,7 +122,10 @@ impl FlushPolicy for Adaptive {
         if self.immediate_first && state.is_first_chunk() {
             return Decision::FlushAs(FlushReason::First);
         }
-        if state.token_count() >= self.target() {
+        // Enough for the pace: out as soon as upstream goes quiet, so that a burst that
+        // arrives together goes out together.
+        let tokens = state.token_count();
+        if tokens >= self.target() && (state.upstream_idle() || tokens >= self.max_tokens.get()) {
             return Decision::Flush;
         }
         match state

@@ -231,7 +231,10 @@ impl FlushPolicy for TimeBounded {
         // Asked with upstream idle: the burst, if any, has all arrived.
         if self.anticipate
             && state.upstream_idle()
-            && self.gaps.next_arrival().is_some_and(|next| next > deadline)
+            && self
+                .gaps
+                .next_arrival()
+                .is_some_and(|next| next >= deadline)
         {
             return Decision::FlushAs(FlushReason::Anticipated);
         }
