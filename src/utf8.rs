@@ -123,6 +123,20 @@ mod sealed {
 
 /// The error type, and with it the mode, of a [`Utf8Decoder`]: [`Infallible`] (lossy) or
 /// [`DecodeError`] (strict). Sealed: no other type implements it.
+///
+/// ```compile_fail,E0277
+/// use tokenflush::utf8::{DecodeError, DecodeMode};
+///
+/// struct Ignore;
+///
+/// impl DecodeMode for Ignore {
+///     const NAME: &'static str = "ignore";
+///
+///     fn reject(_: DecodeError) -> Result<(), Self> {
+///         Ok(())
+///     }
+/// }
+/// ```
 #[doc(hidden)]
 pub trait DecodeMode: sealed::Sealed + Sized {
     /// The mode's name in `Debug` output.
@@ -471,30 +485,29 @@ impl<E: DecodeMode> Utf8Decoder<E> {
         let (head, tail) = rest.split_at(split);
         match std::str::from_utf8(head) {
             Ok(text) => out.push_str(text),
-            Err(_) => self.decode_invalid(head, out, offset)?,
+            Err(error) => {
+                self.decode_invalid(head, out, offset + error.valid_up_to() as u64)?;
+            }
         }
         // At most 3 bytes beginning with a lead byte: carried if they can still become a
         // character, else replaced (the state machine decides which, byte by byte).
-        let mut tail = tail;
-        let mut tail_offset = offset + split as u64;
-        while !tail.is_empty() {
-            let used = self.decode_step(tail, out, tail_offset)?;
-            tail = &tail[used..];
-            tail_offset += used as u64;
-        }
-        Ok(())
+        self.decode_chars(tail, out, offset + split as u64)
     }
 
-    /// The slow path for bytes known to hold an invalid sequence and no unfinished tail.
+    /// The slow path for bytes known to hold an invalid sequence and no unfinished tail; the
+    /// first invalid sequence begins at the absolute offset `first_error`.
     #[cold]
-    fn decode_invalid(&mut self, bytes: &[u8], out: &mut String, offset: u64) -> Result<(), E> {
-        let mut position = offset;
+    fn decode_invalid(
+        &mut self,
+        bytes: &[u8],
+        out: &mut String,
+        first_error: u64,
+    ) -> Result<(), E> {
         for chunk in bytes.utf8_chunks() {
             out.push_str(chunk.valid());
-            position += chunk.valid().len() as u64;
             if !chunk.invalid().is_empty() {
-                self.invalid(out, position)?;
-                position += chunk.invalid().len() as u64;
+                // Only a strict decoder uses the offset, and it stops at the first error.
+                self.invalid(out, first_error)?;
             }
         }
         Ok(())
