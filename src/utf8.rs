@@ -406,36 +406,46 @@ impl<E: DecodeMode> Utf8Decoder<E> {
 
     /// Completes the carried character from the start of `bytes`; returns how many bytes that
     /// used.
-    ///
-    /// The common case, every missing byte present and valid, takes no branch on how many are
-    /// missing (a branch a predictor cannot learn when pieces are cut at random).
     #[inline]
     fn complete_carry(&mut self, bytes: &[u8], out: &mut String, offset: u64) -> Result<usize, E> {
+        match self.carried_char(bytes) {
+            Some((c, used)) => {
+                out.push(c);
+                self.state = ACCEPT;
+                self.code = 0;
+                self.pending_len = 0;
+                Ok(used)
+            }
+            None => self.decode_step(bytes, out, offset),
+        }
+    }
+
+    /// The carried character as the start of `bytes` completes it, and how many bytes that
+    /// takes; `None` if they are invalid or too few.
+    ///
+    /// Takes no branch on how many bytes are missing (a branch a predictor cannot learn when
+    /// pieces are cut at random).
+    #[inline(always)]
+    fn carried_char(&self, bytes: &[u8]) -> Option<(char, usize)> {
         let state = self.state;
         let need = usize::from(MISSING[usize::from(state)]);
-        if let Some(missing) = bytes.get(..need) {
-            let first = missing[0];
-            // Absent bytes read as a harmless continuation with no bits.
-            let second = missing.get(1).copied().unwrap_or(0x80);
-            let third = missing.get(2).copied().unwrap_or(0x80);
-            let first_ok =
-                TRANSITIONS[usize::from(state.wrapping_add(CLASSES[usize::from(first)]))] != REJECT;
-            let rest_ok = ((second ^ 0x80) | (third ^ 0x80)) < 0x40;
-            let bits = (u32::from(first & 0x3F) << 12)
-                | (u32::from(second & 0x3F) << 6)
-                | u32::from(third & 0x3F);
-            let code = (self.code << (6 * need)) | (bits >> (6 * (3 - need)));
-            if first_ok && rest_ok {
-                if let Some(c) = char::from_u32(code) {
-                    out.push(c);
-                    self.state = ACCEPT;
-                    self.code = 0;
-                    self.pending_len = 0;
-                    return Ok(need);
-                }
-            }
+        let missing = bytes.get(..need)?;
+        let first = missing[0];
+        // Absent bytes read as a harmless continuation with no bits.
+        let second = missing.get(1).copied().unwrap_or(0x80);
+        let third = missing.get(2).copied().unwrap_or(0x80);
+        let first_ok =
+            TRANSITIONS[usize::from(state.wrapping_add(CLASSES[usize::from(first)]))] != REJECT;
+        let rest_ok = ((second ^ 0x80) | (third ^ 0x80)) < 0x40;
+        let bits = (u32::from(first & 0x3F) << 12)
+            | (u32::from(second & 0x3F) << 6)
+            | u32::from(third & 0x3F);
+        let code = (self.code << (6 * need)) | (bits >> (6 * (3 - need)));
+        if first_ok && rest_ok {
+            Some((char::from_u32(code)?, need))
+        } else {
+            None
         }
-        self.decode_step(bytes, out, offset)
     }
 
     /// Runs the state machine over `bytes` until it stands between characters again, writing
@@ -805,5 +815,103 @@ impl DecodeError {
     #[must_use]
     pub const fn is_incomplete(&self) -> bool {
         self.incomplete
+    }
+}
+
+/// Each path on its own. The public behaviour is tested in `tests/utf8.rs`; these pin what it
+/// cannot see: that the fast paths take every valid character (were one to give up, the slow
+/// path would still decode it right, only slower), and that the state machine alone decodes
+/// everything right (it is reached only where the fast paths give up).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Calls `check` with every scalar of 2, 3 or 4 bytes, its encoding, and its encoding
+    /// followed by "a".
+    fn each_multibyte_scalar(mut check: impl FnMut(char, &[u8], &[u8])) {
+        for c in '\u{80}'..=char::MAX {
+            let mut buffer = [b'a'; 5];
+            let len = c.encode_utf8(&mut buffer).len();
+            check(c, &buffer[..len], &buffer[..=len]);
+        }
+    }
+
+    #[test]
+    fn whole_char_takes_every_valid_character() {
+        each_multibyte_scalar(|c, bytes, followed| {
+            assert_eq!(whole_char(followed), Some((c, bytes.len())), "{c:?}");
+        });
+    }
+
+    #[test]
+    fn carried_char_completes_every_valid_character_at_every_cut() {
+        each_multibyte_scalar(|c, bytes, followed| {
+            for cut in 1..bytes.len() {
+                let mut decoder = Utf8Decoder::lossy();
+                let Ok(used) = decoder.decode_step(&bytes[..cut], &mut String::new(), 0);
+                assert_eq!((used, decoder.pending_len()), (cut, cut));
+                assert_eq!(
+                    decoder.carried_char(&followed[cut..]),
+                    Some((c, bytes.len() - cut)),
+                    "{c:?} cut at {cut}"
+                );
+            }
+        });
+    }
+
+    /// `bytes` through the state machine alone, lossy.
+    fn state_machine_only(bytes: &[u8], out: &mut String) {
+        let mut decoder = Utf8Decoder::lossy();
+        // As `decode` would have counted them, for `finish`.
+        decoder.consumed = bytes.len() as u64;
+        out.clear();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let Ok(used) = decoder.decode_step(rest, out, 0);
+            rest = &rest[used..];
+        }
+        let Ok(()) = decoder.finish(out);
+    }
+
+    #[test]
+    fn the_state_machine_alone_matches_from_utf8_lossy() {
+        let mut out = String::new();
+        each_multibyte_scalar(|c, bytes, _| {
+            state_machine_only(bytes, &mut out);
+            assert!(out.chars().eq([c]), "{c:?}: {out:?}");
+        });
+        // Every byte that can begin a sequence, then up to three bytes of every kind.
+        let kinds = [0x41, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC2];
+        for lead in 0x80..=0xFF_u8 {
+            for second in kinds {
+                for third in kinds {
+                    for fourth in kinds {
+                        let bytes = [lead, second, third, fourth];
+                        for len in 1..=4 {
+                            let bytes = &bytes[..len];
+                            state_machine_only(bytes, &mut out);
+                            assert_eq!(out, String::from_utf8_lossy(bytes), "{bytes:02X?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn incomplete_tail_start_finds_exactly_a_cut_off_character() {
+        each_multibyte_scalar(|_, bytes, _| {
+            let mut text = [0u8; 6];
+            text[..2].copy_from_slice(b"ab");
+            text[2..2 + bytes.len()].copy_from_slice(bytes);
+            let end = 2 + bytes.len();
+            assert_eq!(incomplete_tail_start(&text[..end]), end, "{bytes:02X?}");
+            for cut in 3..end {
+                assert_eq!(incomplete_tail_start(&text[..cut]), 2, "{bytes:02X?}");
+            }
+        });
+        for ends_whole in [&b""[..], b"a", b"ab\x80", b"ab\xF5\x80", b"\xBF\xBF\xBF"] {
+            assert_eq!(incomplete_tail_start(ends_whole), ends_whole.len());
+        }
     }
 }
