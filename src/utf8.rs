@@ -565,8 +565,8 @@ const AFTER_ED: u8 = 5 * CLASS_COUNT;
 const AFTER_F0: u8 = 6 * CLASS_COUNT;
 /// After F4: 80..=8F, then two more.
 const AFTER_F4: u8 = 7 * CLASS_COUNT;
-/// The byte read cannot continue (or begin) a character.
-const REJECT: u8 = 8 * CLASS_COUNT;
+/// The byte read cannot continue (or begin) a character. Not a state: a value no state has.
+const REJECT: u8 = u8::MAX;
 
 /// How many bytes the character begun in each state still misses (0 in `ACCEPT`); indexed by
 /// state, 256 entries so that a `u8` index needs no bounds check.
