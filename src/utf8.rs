@@ -6,33 +6,51 @@
 //! the at most 3 bytes of an unfinished character to the next piece and appends only whole
 //! characters to its output.
 //!
-//! The lossy decoder's output is exactly [`String::from_utf8_lossy`] of the whole input, however
-//! the input is cut, including the number of U+FFFD replacement characters (one per "maximal
-//! subpart" of an invalid sequence, as browsers' `TextDecoder` does). The strict decoder reports
-//! the same first error position as [`std::str::from_utf8`] of the whole input.
+//! The mode is part of the type:
+//! - [`Utf8Decoder::lossy`] makes a `Utf8Decoder` (short for `Utf8Decoder<Infallible>`). Its
+//!   output is exactly [`String::from_utf8_lossy`] of the whole input, however the input is cut,
+//!   including the number of U+FFFD replacement characters (one per "maximal subpart" of an
+//!   invalid sequence, as browsers' `TextDecoder` does). Its results are
+//!   `Result<(), Infallible>`: there is no error to handle, and `let Ok(()) = …` says so.
+//! - [`Utf8Decoder::strict`] makes a `Utf8Decoder<DecodeError>`, which reports the same first
+//!   error position as [`std::str::from_utf8`] of the whole input.
 //!
 //! A byte-order mark is ordinary text here: it is kept, never sniffed.
 //!
 //! # Examples
 //!
 //! ```
-//! use tokenflush::utf8::Utf8Decoder;
+//! use tokenflush::utf8::{DecodeError, Utf8Decoder};
 //!
 //! // "é😀" cut into arbitrary pieces: one byte, then three, then two.
 //! let bytes = "é😀".as_bytes();
 //! let mut decoder = Utf8Decoder::lossy();
 //! let mut out = String::new();
-//! decoder.decode(&bytes[..1], &mut out)?;
+//! let Ok(()) = decoder.decode(&bytes[..1], &mut out); // a lossy decoder cannot fail
 //! assert_eq!(out, ""); // half of 'é': nothing to show yet
-//! decoder.decode(&bytes[1..4], &mut out)?;
+//! let Ok(()) = decoder.decode(&bytes[1..4], &mut out);
 //! assert_eq!(out, "é");
-//! decoder.decode(&bytes[4..], &mut out)?;
-//! decoder.finish(&mut out)?;
+//! let Ok(()) = decoder.decode(&bytes[4..], &mut out);
+//! let Ok(()) = decoder.finish(&mut out);
 //! assert_eq!(out, "é😀");
-//! # Ok::<(), tokenflush::utf8::DecodeError>(())
+//!
+//! // A strict decoder's errors are `DecodeError`s, and `?` passes either kind on.
+//! fn decode_all(pieces: &[&[u8]]) -> Result<String, DecodeError> {
+//!     let mut decoder = Utf8Decoder::strict();
+//!     let mut out = String::new();
+//!     for piece in pieces {
+//!         decoder.decode(piece, &mut out)?;
+//!     }
+//!     decoder.finish(&mut out)?;
+//!     Ok(out)
+//! }
+//! assert_eq!(decode_all(&[&bytes[..3], &bytes[3..]]).as_deref(), Ok("é😀"));
+//! assert_eq!(decode_all(&[&bytes[..3]]).unwrap_err().offset(), 2);
 //! ```
 
+use std::convert::Infallible;
 use std::fmt;
+use std::marker::PhantomData;
 
 /// The replacement character U+FFFD that stands in for invalid bytes.
 const REPLACEMENT: char = char::REPLACEMENT_CHARACTER;
@@ -44,12 +62,17 @@ const REPLACEMENT: char = char::REPLACEMENT_CHARACTER;
 /// whose remaining bytes have not arrived. It never allocates except by growing the output
 /// `String` it is given.
 ///
-/// Two modes:
-/// - [`lossy`](Self::lossy) (the [`Default`]): every invalid sequence becomes one U+FFFD, exactly
-///   as [`String::from_utf8_lossy`] does on the whole input.
-/// - [`strict`](Self::strict): the first invalid sequence is a [`DecodeError`] whose
-///   [`offset`](DecodeError::offset) is the absolute position in the whole input, the same as
-///   [`std::str::from_utf8`]'s [`valid_up_to`](std::str::Utf8Error::valid_up_to).
+/// `E` is the error type of `decode` and `finish`, and it sets the mode:
+/// - `Utf8Decoder` (`E` = [`Infallible`]), made by [`lossy`](Utf8Decoder::lossy) or
+///   [`Default`]: every invalid sequence becomes one U+FFFD, exactly as
+///   [`String::from_utf8_lossy`] does on the whole input. Nothing can fail, so
+///   `let Ok(()) = decoder.decode(..);` compiles and `.unwrap()` never panics.
+/// - `Utf8Decoder<DecodeError>`, made by [`strict`](Utf8Decoder::strict): the first invalid
+///   sequence is a [`DecodeError`] whose [`offset`](DecodeError::offset) is the absolute position
+///   in the whole input, the same as [`std::str::from_utf8`]'s
+///   [`valid_up_to`](std::str::Utf8Error::valid_up_to).
+///
+/// No other `E` is possible. `?` passes either on in a function returning [`DecodeError`].
 ///
 /// Pieces of up to 32 bytes (tokens) are decoded character by character, which costs less than
 /// calling a validator per piece; longer pieces (network reads) are validated at once by
@@ -64,17 +87,17 @@ const REPLACEMENT: char = char::REPLACEMENT_CHARACTER;
 /// let mut out = String::new();
 /// // A 4-byte emoji arriving one byte at a time, as a byte-fallback tokenizer emits it.
 /// for byte in "😀".bytes() {
-///     decoder.decode(&[byte], &mut out).unwrap();
+///     let Ok(()) = decoder.decode(&[byte], &mut out);
 /// }
 /// assert_eq!(out, "😀");
 ///
 /// // Invalid bytes become U+FFFD, one per maximal subpart, like `String::from_utf8_lossy`.
-/// decoder.decode(b"a\xF0\x9F\x98b", &mut out).unwrap();
+/// let Ok(()) = decoder.decode(b"a\xF0\x9F\x98b", &mut out);
 /// assert_eq!(out, "😀a\u{FFFD}b");
 /// assert_eq!(decoder.replacements(), 1);
 /// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct Utf8Decoder {
+pub struct Utf8Decoder<E = Infallible> {
     /// Where the state machine stands: [`ACCEPT`] between characters, else which bytes may
     /// continue the unfinished character.
     state: u8,
@@ -82,17 +105,71 @@ pub struct Utf8Decoder {
     pending_len: u8,
     /// The bits of the unfinished character's code point so far; 0 in [`ACCEPT`].
     code: u32,
-    strict: bool,
     /// Bytes given to `decode` since the input began: the absolute offset of the next byte.
     consumed: u64,
     /// U+FFFD characters written so far (lossy mode), over the decoder's whole life.
     replacements: u64,
+    /// The mode; `fn() -> E` keeps the decoder `Send`, `Sync` and `Unpin` whatever `E` is.
+    mode: PhantomData<fn() -> E>,
 }
 
-impl fmt::Debug for Utf8Decoder {
+mod sealed {
+    /// Keeps [`DecodeMode`](super::DecodeMode) to the two types implementing it here.
+    pub trait Sealed {}
+
+    impl Sealed for std::convert::Infallible {}
+    impl Sealed for super::DecodeError {}
+}
+
+/// The error type, and with it the mode, of a [`Utf8Decoder`]: [`Infallible`] (lossy) or
+/// [`DecodeError`] (strict). Sealed: no other type implements it.
+///
+/// ```compile_fail,E0277
+/// use tokenflush::utf8::{DecodeError, DecodeMode};
+///
+/// struct Ignore;
+///
+/// impl DecodeMode for Ignore {
+///     const NAME: &'static str = "ignore";
+///
+///     fn reject(_: DecodeError) -> Result<(), Self> {
+///         Ok(())
+///     }
+/// }
+/// ```
+#[doc(hidden)]
+pub trait DecodeMode: sealed::Sealed + Sized {
+    /// The mode's name in `Debug` output.
+    #[doc(hidden)]
+    const NAME: &'static str;
+
+    /// What an invalid sequence is: `Err` (strict), or `Ok` to replace it with U+FFFD (lossy).
+    #[doc(hidden)]
+    fn reject(error: DecodeError) -> Result<(), Self>;
+}
+
+impl DecodeMode for Infallible {
+    const NAME: &'static str = "lossy";
+
+    #[inline(always)]
+    fn reject(_: DecodeError) -> Result<(), Self> {
+        Ok(())
+    }
+}
+
+impl DecodeMode for DecodeError {
+    const NAME: &'static str = "strict";
+
+    #[inline(always)]
+    fn reject(error: DecodeError) -> Result<(), Self> {
+        Err(error)
+    }
+}
+
+impl<E: DecodeMode> fmt::Debug for Utf8Decoder<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Utf8Decoder")
-            .field("strict", &self.strict)
+            .field("mode", &format_args!("{}", E::NAME))
             .field("pending_len", &self.pending_len)
             .field("offset", &self.consumed)
             .field("replacements", &self.replacements)
@@ -110,7 +187,8 @@ impl Default for Utf8Decoder {
 impl Utf8Decoder {
     /// A decoder that replaces invalid bytes with U+FFFD, exactly as [`String::from_utf8_lossy`].
     ///
-    /// [`decode`](Self::decode) and [`finish`](Self::finish) never return an error in this mode.
+    /// Its [`decode`](Self::decode) and [`finish`](Self::finish) return
+    /// `Result<(), Infallible>`: they cannot fail.
     ///
     /// # Examples
     ///
@@ -118,166 +196,12 @@ impl Utf8Decoder {
     /// use tokenflush::utf8::Utf8Decoder;
     ///
     /// let mut out = String::new();
-    /// Utf8Decoder::lossy().decode(b"\xC0\x80ok", &mut out).unwrap();
+    /// let Ok(()) = Utf8Decoder::lossy().decode(b"\xC0\x80ok", &mut out);
     /// assert_eq!(out, "\u{FFFD}\u{FFFD}ok");
     /// ```
     #[must_use]
     pub const fn lossy() -> Self {
-        Self {
-            state: ACCEPT,
-            pending_len: 0,
-            code: 0,
-            strict: false,
-            consumed: 0,
-            replacements: 0,
-        }
-    }
-
-    /// A decoder that stops at the first invalid byte with a [`DecodeError`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::utf8::Utf8Decoder;
-    ///
-    /// let mut decoder = Utf8Decoder::strict();
-    /// let mut out = String::new();
-    /// decoder.decode(b"abc", &mut out).unwrap();
-    /// let err = decoder.decode(b"d\xFFe", &mut out).unwrap_err();
-    /// assert_eq!(err.offset(), 4); // absolute: 3 bytes before this piece, then "d"
-    /// assert_eq!(out, "abcd");
-    /// ```
-    #[must_use]
-    pub const fn strict() -> Self {
-        Self {
-            strict: true,
-            ..Self::lossy()
-        }
-    }
-
-    /// Whether this decoder reports invalid bytes as errors instead of replacing them.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::utf8::Utf8Decoder;
-    ///
-    /// assert!(Utf8Decoder::strict().is_strict());
-    /// assert!(!Utf8Decoder::lossy().is_strict());
-    /// ```
-    #[must_use]
-    pub const fn is_strict(&self) -> bool {
-        self.strict
-    }
-
-    /// Decodes `input`, appending every complete character to `out`.
-    ///
-    /// The bytes of a character that `input` leaves unfinished (at most 3) are carried to the next
-    /// call; a call that only extends them appends nothing. Call [`finish`](Self::finish) when the
-    /// input ends.
-    ///
-    /// # Errors
-    ///
-    /// In strict mode, the first invalid sequence: `out` then holds all text before it, and the
-    /// rest of `input` is dropped. The decoder keeps counting offsets, so a later call still
-    /// reports absolute positions. Lossy mode never fails.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::utf8::Utf8Decoder;
-    ///
-    /// let euro = "€".as_bytes(); // E2 82 AC
-    /// let mut decoder = Utf8Decoder::lossy();
-    /// let mut out = String::new();
-    /// decoder.decode(&euro[..2], &mut out).unwrap();
-    /// assert_eq!((out.as_str(), decoder.pending_len()), ("", 2));
-    /// decoder.decode(&euro[2..], &mut out).unwrap();
-    /// assert_eq!((out.as_str(), decoder.pending_len()), ("€", 0));
-    /// ```
-    #[inline]
-    pub fn decode(&mut self, input: &[u8], out: &mut String) -> Result<(), DecodeError> {
-        let offset = self.consumed;
-        self.consumed += input.len() as u64;
-        if input.len() <= SMALL_PIECE {
-            self.decode_chars(input, out, offset)
-        } else {
-            self.decode_bulk(input, out, offset)
-        }
-    }
-
-    /// Ends the input: a dangling unfinished character becomes one U+FFFD (lossy) or an error
-    /// (strict).
-    ///
-    /// Afterwards the decoder is ready for a new input, with offsets counted from 0 again; the
-    /// [`replacements`](Self::replacements) count is kept.
-    ///
-    /// # Errors
-    ///
-    /// In strict mode, a [`DecodeError`] that [is incomplete](DecodeError::is_incomplete) when
-    /// the input ended inside a character; its offset is where that character began.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::utf8::Utf8Decoder;
-    ///
-    /// let mut out = String::new();
-    /// let mut lossy = Utf8Decoder::lossy();
-    /// lossy.decode(b"ok\xE2\x82", &mut out).unwrap();
-    /// lossy.finish(&mut out).unwrap();
-    /// assert_eq!(out, "ok\u{FFFD}");
-    ///
-    /// let mut strict = Utf8Decoder::strict();
-    /// strict.decode(b"ok\xE2\x82", &mut out).unwrap();
-    /// let err = strict.finish(&mut out).unwrap_err();
-    /// assert!(err.is_incomplete());
-    /// assert_eq!(err.offset(), 2);
-    /// ```
-    pub fn finish(&mut self, out: &mut String) -> Result<(), DecodeError> {
-        let pending_start = self.consumed - u64::from(self.pending_len);
-        let had_pending = self.has_pending();
-        self.reset();
-        if had_pending {
-            if self.strict {
-                return Err(DecodeError::incomplete(pending_start));
-            }
-            self.replace(out);
-        }
-        Ok(())
-    }
-
-    /// How many bytes of an unfinished character are carried to the next call (0 to 3).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::utf8::Utf8Decoder;
-    ///
-    /// let mut decoder = Utf8Decoder::lossy();
-    /// decoder.decode(&[0xF0, 0x9F], &mut String::new()).unwrap();
-    /// assert_eq!(decoder.pending_len(), 2);
-    /// ```
-    #[must_use]
-    pub const fn pending_len(&self) -> usize {
-        self.pending_len as usize
-    }
-
-    /// Whether bytes of an unfinished character are carried to the next call.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::utf8::Utf8Decoder;
-    ///
-    /// let mut decoder = Utf8Decoder::lossy();
-    /// assert!(!decoder.has_pending());
-    /// decoder.decode(&[0xC3], &mut String::new()).unwrap();
-    /// assert!(decoder.has_pending());
-    /// ```
-    #[must_use]
-    pub const fn has_pending(&self) -> bool {
-        self.pending_len > 0
+        Self::new()
     }
 
     /// How many U+FFFD replacement characters this decoder has written over its whole life.
@@ -291,12 +215,146 @@ impl Utf8Decoder {
     /// use tokenflush::utf8::Utf8Decoder;
     ///
     /// let mut decoder = Utf8Decoder::lossy();
-    /// decoder.decode(b"\xED\xA0\x80", &mut String::new()).unwrap(); // a UTF-16 surrogate
+    /// let Ok(()) = decoder.decode(b"\xED\xA0\x80", &mut String::new()); // a UTF-16 surrogate
     /// assert_eq!(decoder.replacements(), 3);
     /// ```
     #[must_use]
     pub const fn replacements(&self) -> u64 {
         self.replacements
+    }
+}
+
+impl Utf8Decoder<DecodeError> {
+    /// A decoder that stops at the first invalid byte with a [`DecodeError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokenflush::utf8::Utf8Decoder;
+    ///
+    /// let mut decoder = Utf8Decoder::strict();
+    /// let mut out = String::new();
+    /// decoder.decode(b"abc", &mut out)?;
+    /// let err = decoder.decode(b"d\xFFe", &mut out).unwrap_err();
+    /// assert_eq!(err.offset(), 4); // absolute: 3 bytes before this piece, then "d"
+    /// assert_eq!(out, "abcd");
+    /// # Ok::<(), tokenflush::utf8::DecodeError>(())
+    /// ```
+    #[must_use]
+    pub const fn strict() -> Self {
+        Self::new()
+    }
+}
+
+impl<E: DecodeMode> Utf8Decoder<E> {
+    const fn new() -> Self {
+        Self {
+            state: ACCEPT,
+            pending_len: 0,
+            code: 0,
+            consumed: 0,
+            replacements: 0,
+            mode: PhantomData,
+        }
+    }
+
+    /// Decodes `input`, appending every complete character to `out`.
+    ///
+    /// The bytes of a character that `input` leaves unfinished (at most 3) are carried to the next
+    /// call; a call that only extends them appends nothing. Call [`finish`](Self::finish) when the
+    /// input ends.
+    ///
+    /// # Errors
+    ///
+    /// Only a strict decoder fails (a lossy one returns `Result<(), Infallible>`): at the first
+    /// invalid sequence, with `out` holding all text before it; the rest of `input` is dropped.
+    /// The decoder keeps counting offsets, so a later call still reports absolute positions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokenflush::utf8::Utf8Decoder;
+    ///
+    /// let euro = "€".as_bytes(); // E2 82 AC
+    /// let mut decoder = Utf8Decoder::lossy();
+    /// let mut out = String::new();
+    /// let Ok(()) = decoder.decode(&euro[..2], &mut out);
+    /// assert_eq!((out.as_str(), decoder.pending_len()), ("", 2));
+    /// let Ok(()) = decoder.decode(&euro[2..], &mut out);
+    /// assert_eq!((out.as_str(), decoder.pending_len()), ("€", 0));
+    /// ```
+    #[inline]
+    pub fn decode(&mut self, input: &[u8], out: &mut String) -> Result<(), E> {
+        let offset = self.consumed;
+        self.consumed += input.len() as u64;
+        if input.len() <= SMALL_PIECE {
+            self.decode_chars(input, out, offset)
+        } else {
+            self.decode_bulk(input, out, offset)
+        }
+    }
+
+    /// Ends the input: a dangling unfinished character becomes one U+FFFD (lossy) or an error
+    /// (strict).
+    ///
+    /// Afterwards the decoder is ready for a new input, with offsets counted from 0 again; the
+    /// [`replacements`](Utf8Decoder::replacements) count is kept.
+    ///
+    /// # Errors
+    ///
+    /// Only a strict decoder fails: with a [`DecodeError`] that
+    /// [is incomplete](DecodeError::is_incomplete) when the input ended inside a character; its
+    /// offset is where that character began.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokenflush::utf8::Utf8Decoder;
+    ///
+    /// let mut out = String::new();
+    /// let mut lossy = Utf8Decoder::lossy();
+    /// let Ok(()) = lossy.decode(b"ok\xE2\x82", &mut out);
+    /// let Ok(()) = lossy.finish(&mut out);
+    /// assert_eq!(out, "ok\u{FFFD}");
+    ///
+    /// let mut strict = Utf8Decoder::strict();
+    /// strict.decode(b"ok\xE2\x82", &mut out)?;
+    /// let err = strict.finish(&mut out).unwrap_err();
+    /// assert!(err.is_incomplete());
+    /// assert_eq!(err.offset(), 2);
+    /// # Ok::<(), tokenflush::utf8::DecodeError>(())
+    /// ```
+    pub fn finish(&mut self, out: &mut String) -> Result<(), E> {
+        let pending_start = self.consumed - u64::from(self.pending_len);
+        let had_pending = self.has_pending();
+        self.reset();
+        if had_pending {
+            E::reject(DecodeError::incomplete(pending_start))?;
+            self.replace(out);
+        }
+        Ok(())
+    }
+
+    /// How many bytes of an unfinished character are carried to the next call (0 to 3).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use tokenflush::utf8::Utf8Decoder;
+    ///
+    /// let mut decoder = Utf8Decoder::lossy();
+    /// let Ok(()) = decoder.decode(&[0xF0, 0x9F], &mut String::new());
+    /// assert_eq!(decoder.pending_len(), 2);
+    /// ```
+    #[must_use]
+    pub const fn pending_len(&self) -> usize {
+        self.pending_len as usize
+    }
+
+    /// Whether bytes of an unfinished character are carried to the next call.
+    #[must_use]
+    pub const fn has_pending(&self) -> bool {
+        self.pending_len > 0
     }
 
     /// Drops any carried bytes and starts a new input at offset 0, without writing anything.
@@ -308,9 +366,9 @@ impl Utf8Decoder {
     ///
     /// let mut decoder = Utf8Decoder::lossy();
     /// let mut out = String::new();
-    /// decoder.decode(&[0xE2, 0x82], &mut out).unwrap();
+    /// let Ok(()) = decoder.decode(&[0xE2, 0x82], &mut out);
     /// decoder.reset();
-    /// decoder.finish(&mut out).unwrap();
+    /// let Ok(()) = decoder.finish(&mut out);
     /// assert_eq!(out, "");
     /// ```
     pub fn reset(&mut self) {
@@ -327,12 +385,7 @@ impl Utf8Decoder {
     /// path; a carried character, one cut off at the end and invalid bytes go through the state
     /// machine.
     #[inline]
-    fn decode_chars(
-        &mut self,
-        bytes: &[u8],
-        out: &mut String,
-        offset: u64,
-    ) -> Result<(), DecodeError> {
+    fn decode_chars(&mut self, bytes: &[u8], out: &mut String, offset: u64) -> Result<(), E> {
         let mut index = 0;
         if self.state != ACCEPT {
             index = self.complete_carry(bytes, out, offset)?;
@@ -353,53 +406,53 @@ impl Utf8Decoder {
 
     /// Completes the carried character from the start of `bytes`; returns how many bytes that
     /// used.
-    ///
-    /// The common case, every missing byte present and valid, takes no branch on how many are
-    /// missing (a branch a predictor cannot learn when pieces are cut at random).
     #[inline]
-    fn complete_carry(
-        &mut self,
-        bytes: &[u8],
-        out: &mut String,
-        offset: u64,
-    ) -> Result<usize, DecodeError> {
+    fn complete_carry(&mut self, bytes: &[u8], out: &mut String, offset: u64) -> Result<usize, E> {
+        match self.carried_char(bytes) {
+            Some((c, used)) => {
+                out.push(c);
+                self.state = ACCEPT;
+                self.code = 0;
+                self.pending_len = 0;
+                Ok(used)
+            }
+            None => self.decode_step(bytes, out, offset),
+        }
+    }
+
+    /// The carried character as the start of `bytes` completes it, and how many bytes that
+    /// takes; `None` if they are invalid or too few.
+    ///
+    /// Takes no branch on how many bytes are missing (a branch a predictor cannot learn when
+    /// pieces are cut at random).
+    #[inline(always)]
+    fn carried_char(&self, bytes: &[u8]) -> Option<(char, usize)> {
         let state = self.state;
         let need = usize::from(MISSING[usize::from(state)]);
-        if let Some(missing) = bytes.get(..need) {
-            let first = missing[0];
-            // Absent bytes read as a harmless continuation with no bits.
-            let second = missing.get(1).copied().unwrap_or(0x80);
-            let third = missing.get(2).copied().unwrap_or(0x80);
-            let first_ok =
-                TRANSITIONS[usize::from(state.wrapping_add(CLASSES[usize::from(first)]))] != REJECT;
-            let rest_ok = ((second ^ 0x80) | (third ^ 0x80)) < 0x40;
-            let bits = (u32::from(first & 0x3F) << 12)
-                | (u32::from(second & 0x3F) << 6)
-                | u32::from(third & 0x3F);
-            let code = (self.code << (6 * need)) | (bits >> (6 * (3 - need)));
-            if first_ok && rest_ok {
-                if let Some(c) = char::from_u32(code) {
-                    out.push(c);
-                    self.state = ACCEPT;
-                    self.code = 0;
-                    self.pending_len = 0;
-                    return Ok(need);
-                }
-            }
+        let missing = bytes.get(..need)?;
+        let first = missing[0];
+        // Absent bytes read as a harmless continuation with no bits.
+        let second = missing.get(1).copied().unwrap_or(0x80);
+        let third = missing.get(2).copied().unwrap_or(0x80);
+        let first_ok =
+            TRANSITIONS[usize::from(state.wrapping_add(CLASSES[usize::from(first)]))] != REJECT;
+        let rest_ok = ((second ^ 0x80) | (third ^ 0x80)) < 0x40;
+        let bits = (u32::from(first & 0x3F) << 12)
+            | (u32::from(second & 0x3F) << 6)
+            | u32::from(third & 0x3F);
+        let code = (self.code << (6 * need)) | (bits >> (6 * (3 - need)));
+        if first_ok && rest_ok {
+            Some((char::from_u32(code)?, need))
+        } else {
+            None
         }
-        self.decode_step(bytes, out, offset)
     }
 
     /// Runs the state machine over `bytes` until it stands between characters again, writing
     /// the character or U+FFFD that ends there. Returns how many bytes it used: all of them when
     /// they end inside a character, which is then carried.
     #[inline]
-    fn decode_step(
-        &mut self,
-        bytes: &[u8],
-        out: &mut String,
-        offset: u64,
-    ) -> Result<usize, DecodeError> {
+    fn decode_step(&mut self, bytes: &[u8], out: &mut String, offset: u64) -> Result<usize, E> {
         for (index, &byte) in bytes.iter().enumerate() {
             let state = self.state;
             let next = TRANSITIONS[usize::from(state.wrapping_add(CLASSES[usize::from(byte)]))];
@@ -431,12 +484,7 @@ impl Utf8Decoder {
 
     /// Decodes a longer piece: the carried character first, then one `std::str::from_utf8`
     /// over everything but a possibly unfinished character at the end, and one copy.
-    fn decode_bulk(
-        &mut self,
-        bytes: &[u8],
-        out: &mut String,
-        offset: u64,
-    ) -> Result<(), DecodeError> {
+    fn decode_bulk(&mut self, bytes: &[u8], out: &mut String, offset: u64) -> Result<(), E> {
         let mut used = 0;
         if self.state != ACCEPT {
             used = self.complete_carry(bytes, out, offset)?;
@@ -447,35 +495,29 @@ impl Utf8Decoder {
         let (head, tail) = rest.split_at(split);
         match std::str::from_utf8(head) {
             Ok(text) => out.push_str(text),
-            Err(_) => self.decode_invalid(head, out, offset)?,
+            Err(error) => {
+                self.decode_invalid(head, out, offset + error.valid_up_to() as u64)?;
+            }
         }
         // At most 3 bytes beginning with a lead byte: carried if they can still become a
         // character, else replaced (the state machine decides which, byte by byte).
-        let mut tail = tail;
-        let mut tail_offset = offset + split as u64;
-        while !tail.is_empty() {
-            let used = self.decode_step(tail, out, tail_offset)?;
-            tail = &tail[used..];
-            tail_offset += used as u64;
-        }
-        Ok(())
+        self.decode_chars(tail, out, offset + split as u64)
     }
 
-    /// The slow path for bytes known to hold an invalid sequence and no unfinished tail.
+    /// The slow path for bytes known to hold an invalid sequence and no unfinished tail; the
+    /// first invalid sequence begins at the absolute offset `first_error`.
     #[cold]
     fn decode_invalid(
         &mut self,
         bytes: &[u8],
         out: &mut String,
-        offset: u64,
-    ) -> Result<(), DecodeError> {
-        let mut position = offset;
+        first_error: u64,
+    ) -> Result<(), E> {
         for chunk in bytes.utf8_chunks() {
             out.push_str(chunk.valid());
-            position += chunk.valid().len() as u64;
             if !chunk.invalid().is_empty() {
-                self.invalid(out, position)?;
-                position += chunk.invalid().len() as u64;
+                // Only a strict decoder uses the offset, and it stops at the first error.
+                self.invalid(out, first_error)?;
             }
         }
         Ok(())
@@ -483,10 +525,8 @@ impl Utf8Decoder {
 
     /// Handles an invalid sequence at `offset`: an error (strict) or one U+FFFD (lossy).
     #[cold]
-    fn invalid(&mut self, out: &mut String, offset: u64) -> Result<(), DecodeError> {
-        if self.strict {
-            return Err(DecodeError::invalid(offset));
-        }
+    fn invalid(&mut self, out: &mut String, offset: u64) -> Result<(), E> {
+        E::reject(DecodeError::invalid(offset))?;
         self.replace(out);
         Ok(())
     }
@@ -525,8 +565,8 @@ const AFTER_ED: u8 = 5 * CLASS_COUNT;
 const AFTER_F0: u8 = 6 * CLASS_COUNT;
 /// After F4: 80..=8F, then two more.
 const AFTER_F4: u8 = 7 * CLASS_COUNT;
-/// The byte read cannot continue (or begin) a character.
-const REJECT: u8 = 8 * CLASS_COUNT;
+/// The byte read cannot continue (or begin) a character. Not a state: a value no state has.
+const REJECT: u8 = u8::MAX;
 
 /// How many bytes the character begun in each state still misses (0 in `ACCEPT`); indexed by
 /// state, 256 entries so that a `u8` index needs no bounds check.
@@ -713,6 +753,14 @@ impl fmt::Display for DecodeError {
     }
 }
 
+/// Lets `?` pass a lossy decoder's result, which is never an error, on in a function that
+/// returns `DecodeError`s.
+impl From<Infallible> for DecodeError {
+    fn from(never: Infallible) -> Self {
+        match never {}
+    }
+}
+
 impl DecodeError {
     const fn invalid(offset: u64) -> Self {
         Self {
@@ -767,5 +815,103 @@ impl DecodeError {
     #[must_use]
     pub const fn is_incomplete(&self) -> bool {
         self.incomplete
+    }
+}
+
+/// Each path on its own. The public behaviour is tested in `tests/utf8.rs`; these pin what it
+/// cannot see: that the fast paths take every valid character (were one to give up, the slow
+/// path would still decode it right, only slower), and that the state machine alone decodes
+/// everything right (it is reached only where the fast paths give up).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Calls `check` with every scalar of 2, 3 or 4 bytes, its encoding, and its encoding
+    /// followed by "a".
+    fn each_multibyte_scalar(mut check: impl FnMut(char, &[u8], &[u8])) {
+        for c in '\u{80}'..=char::MAX {
+            let mut buffer = [b'a'; 5];
+            let len = c.encode_utf8(&mut buffer).len();
+            check(c, &buffer[..len], &buffer[..=len]);
+        }
+    }
+
+    #[test]
+    fn whole_char_takes_every_valid_character() {
+        each_multibyte_scalar(|c, bytes, followed| {
+            assert_eq!(whole_char(followed), Some((c, bytes.len())), "{c:?}");
+        });
+    }
+
+    #[test]
+    fn carried_char_completes_every_valid_character_at_every_cut() {
+        each_multibyte_scalar(|c, bytes, followed| {
+            for cut in 1..bytes.len() {
+                let mut decoder = Utf8Decoder::lossy();
+                let Ok(used) = decoder.decode_step(&bytes[..cut], &mut String::new(), 0);
+                assert_eq!((used, decoder.pending_len()), (cut, cut));
+                assert_eq!(
+                    decoder.carried_char(&followed[cut..]),
+                    Some((c, bytes.len() - cut)),
+                    "{c:?} cut at {cut}"
+                );
+            }
+        });
+    }
+
+    /// `bytes` through the state machine alone, lossy.
+    fn state_machine_only(bytes: &[u8], out: &mut String) {
+        let mut decoder = Utf8Decoder::lossy();
+        // As `decode` would have counted them, for `finish`.
+        decoder.consumed = bytes.len() as u64;
+        out.clear();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let Ok(used) = decoder.decode_step(rest, out, 0);
+            rest = &rest[used..];
+        }
+        let Ok(()) = decoder.finish(out);
+    }
+
+    #[test]
+    fn the_state_machine_alone_matches_from_utf8_lossy() {
+        let mut out = String::new();
+        each_multibyte_scalar(|c, bytes, _| {
+            state_machine_only(bytes, &mut out);
+            assert!(out.chars().eq([c]), "{c:?}: {out:?}");
+        });
+        // Every byte that can begin a sequence, then up to three bytes of every kind.
+        let kinds = [0x41, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC2];
+        for lead in 0x80..=0xFF_u8 {
+            for second in kinds {
+                for third in kinds {
+                    for fourth in kinds {
+                        let bytes = [lead, second, third, fourth];
+                        for len in 1..=4 {
+                            let bytes = &bytes[..len];
+                            state_machine_only(bytes, &mut out);
+                            assert_eq!(out, String::from_utf8_lossy(bytes), "{bytes:02X?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn incomplete_tail_start_finds_exactly_a_cut_off_character() {
+        each_multibyte_scalar(|_, bytes, _| {
+            let mut text = [0u8; 6];
+            text[..2].copy_from_slice(b"ab");
+            text[2..2 + bytes.len()].copy_from_slice(bytes);
+            let end = 2 + bytes.len();
+            assert_eq!(incomplete_tail_start(&text[..end]), end, "{bytes:02X?}");
+            for cut in 3..end {
+                assert_eq!(incomplete_tail_start(&text[..cut]), 2, "{bytes:02X?}");
+            }
+        });
+        for ends_whole in [&b""[..], b"a", b"ab\x80", b"ab\xF5\x80", b"\xBF\xBF\xBF"] {
+            assert_eq!(incomplete_tail_start(ends_whole), ends_whole.len());
+        }
     }
 }

@@ -155,16 +155,16 @@ where
         match &item {
             Some(token) => match token.content() {
                 TokenContent::Text(text) => {
-                    let _ = this.decoder.finish(this.text);
+                    let Ok(()) = this.decoder.finish(this.text);
                     this.text.push_str(text);
                 }
                 TokenContent::Bytes(bytes) => {
-                    let _ = this.decoder.decode(bytes, this.text);
+                    let Ok(()) = this.decoder.decode(bytes, this.text);
                 }
             },
             None => {
                 *this.done = true;
-                let _ = this.decoder.finish(this.text);
+                let Ok(()) = this.decoder.finish(this.text);
             }
         }
         if this.error.is_none() && (item.is_some() || !this.text.is_empty()) {
