@@ -214,8 +214,7 @@ impl<P, O: FlushObserver> Engine<P, O> {
 
     /// Empties the buffer without flushing; a carried partial character becomes U+FFFD.
     pub(super) fn take_buffered(&mut self) -> String {
-        // Lossy decoding never fails.
-        let _ = self.decoder.finish(&mut self.text);
+        let Ok(()) = self.decoder.finish(&mut self.text);
         self.reset_buffer();
         if let Some(buffer) = self.spare.take() {
             return mem::replace(&mut self.text, buffer);
@@ -371,7 +370,7 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
                 if kind != self.kind && self.holds_text() {
                     // A character left unfinished by the other kind's bytes cannot be completed
                     // by this kind's: it becomes U+FFFD, as `from_utf8_lossy` would make it.
-                    let _ = self.decoder.finish(&mut self.text);
+                    let Ok(()) = self.decoder.finish(&mut self.text);
                     self.stamp_completed();
                     return Some(FlushReason::Item);
                 }
@@ -487,13 +486,12 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
                 if self.decoder.has_pending() {
                     // A character left unfinished by a byte token and followed by text is
                     // invalid: one U+FFFD, as `from_utf8_lossy` of the concatenation gives.
-                    let _ = self.decoder.finish(&mut self.text);
+                    let Ok(()) = self.decoder.finish(&mut self.text);
                 }
                 self.text.push_str(text);
             }
-            // Lossy decoding never fails.
             TokenContent::Bytes(bytes) => {
-                let _ = self.decoder.decode(bytes, &mut self.text);
+                let Ok(()) = self.decoder.decode(bytes, &mut self.text);
             }
         }
     }
@@ -546,8 +544,8 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
     fn end(&mut self, clock: &PollClock) -> Option<(Kind, Chunk)> {
         self.finished = true;
         self.timer.clear();
-        // Lossy decoding never fails; a dangling partial character becomes one U+FFFD.
-        let _ = self.decoder.finish(&mut self.text);
+        // A dangling partial character becomes one U+FFFD.
+        let Ok(()) = self.decoder.finish(&mut self.text);
         self.stamp_completed();
         let kind = self.kind;
         let chunk = self.flush(Cut::all(FlushReason::End), clock);

@@ -876,23 +876,23 @@ impl Parser {
 
     /// Applies a field whose value is complete.
     fn commit(&mut self, field: Field) {
-        // Lossy decoding never fails; a character cut off by the line break becomes U+FFFD.
+        // A character cut off by the line break becomes U+FFFD.
         match field {
             Field::Data => {
-                let _ = self.decoder.finish(&mut self.data);
+                let Ok(()) = self.decoder.finish(&mut self.data);
             }
             Field::Event => {
-                let _ = self.decoder.finish(&mut self.value);
+                let Ok(()) = self.decoder.finish(&mut self.value);
                 mem::swap(&mut self.event_type, &mut self.value);
             }
             Field::Id => {
-                let _ = self.decoder.finish(&mut self.value);
+                let Ok(()) = self.decoder.finish(&mut self.value);
                 if !self.value.contains('\0') {
                     self.id_buffer = Some(event_id(self.value.as_str()));
                 }
             }
             Field::Retry => {
-                let _ = self.decoder.finish(&mut self.value);
+                let Ok(()) = self.decoder.finish(&mut self.value);
                 if let Some(millis) = parse_digits(&self.value) {
                     let retry = Duration::from_millis(millis);
                     self.reconnection_time = Some(retry);
@@ -942,9 +942,8 @@ fn decode(decoder: &mut Utf8Decoder, content: &[u8], out: &mut String) {
     match content {
         // A body fed a byte at a time: skip the decoder's bookkeeping for plain ASCII.
         &[byte] if byte.is_ascii() && !decoder.has_pending() => out.push(char::from(byte)),
-        // Lossy decoding never fails.
         _ => {
-            let _ = decoder.decode(content, out);
+            let Ok(()) = decoder.decode(content, out);
         }
     }
 }
