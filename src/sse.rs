@@ -124,6 +124,8 @@ mod format;
 mod lines;
 mod parse;
 
+#[cfg(all(feature = "http-body", feature = "resume"))]
+pub(crate) use encode::frames_body;
 pub use encode::{headers, EncodeSse, EncodeSseExt, Event, EventError, KeepAlive, SseItem};
 pub use format::{AnthropicMessages, Format, OpenAiChat, OpenAiResponses, TextEvents};
 #[cfg(feature = "llm-parse")]

@@ -77,6 +77,12 @@ impl Cut {
 }
 
 pub(super) struct Engine<P, O: FlushObserver> {
+    core: Core<P>,
+    watch: Watch<O>,
+}
+
+/// Everything of the engine but its observer, so that attaching an observer moves it whole.
+struct Core<P> {
     policy: P,
     /// Complete text waiting to be flushed; its allocation is reused from chunk to chunk,
     /// unless it is an owned token's own, adopted to become the chunk without a copy.
@@ -100,21 +106,20 @@ pub(super) struct Engine<P, O: FlushObserver> {
     whole_graphemes: bool,
     chunks_emitted: u64,
     finished: bool,
-    watch: Watch<O>,
 }
 
 impl<P: fmt::Debug, O: FlushObserver> fmt::Debug for Engine<P, O> {
     // Sizes and state only: buffered model text does not belong in logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Engine")
-            .field("policy", &self.policy)
-            .field("buffered_bytes", &self.text.len())
-            .field("pending_bytes", &self.decoder.pending_len())
-            .field("tokens", &self.marks.tokens())
-            .field("deadline", &self.deadline)
-            .field("max_buffered", &self.max_buffered)
-            .field("chunks_emitted", &self.chunks_emitted)
-            .field("finished", &self.finished)
+            .field("policy", &self.core.policy)
+            .field("buffered_bytes", &self.core.text.len())
+            .field("pending_bytes", &self.core.decoder.pending_len())
+            .field("tokens", &self.core.marks.tokens())
+            .field("deadline", &self.core.deadline)
+            .field("max_buffered", &self.core.max_buffered)
+            .field("chunks_emitted", &self.core.chunks_emitted)
+            .field("finished", &self.core.finished)
             .field("observed", &self.watch.is_enabled())
             .finish_non_exhaustive()
     }
@@ -122,7 +127,7 @@ impl<P: fmt::Debug, O: FlushObserver> fmt::Debug for Engine<P, O> {
 
 impl<P> Engine<P, ()> {
     pub(super) fn new(policy: P) -> Self {
-        Self {
+        let core = Core {
             policy,
             text: String::new(),
             spare: None,
@@ -136,6 +141,9 @@ impl<P> Engine<P, ()> {
             whole_graphemes: false,
             chunks_emitted: 0,
             finished: false,
+        };
+        Self {
+            core,
             watch: Watch::new(()),
         }
     }
@@ -144,48 +152,21 @@ impl<P> Engine<P, ()> {
 impl<P, O: FlushObserver> Engine<P, O> {
     /// The same engine, reporting to `observer` from now on.
     pub(super) fn with_observer<O2: FlushObserver>(self, observer: O2) -> Engine<P, O2> {
-        let Self {
-            policy,
-            text,
-            spare,
-            decoder,
-            kind,
-            marks,
-            deadline,
-            timer,
-            max_buffered,
-            #[cfg(feature = "graphemes")]
-            whole_graphemes,
-            chunks_emitted,
-            finished,
-            watch,
-        } = self;
+        let Self { core, watch } = self;
         watch.discard();
         Engine {
-            policy,
-            text,
-            spare,
-            decoder,
-            kind,
-            marks,
-            deadline,
-            timer,
-            max_buffered,
-            #[cfg(feature = "graphemes")]
-            whole_graphemes,
-            chunks_emitted,
-            finished,
+            core,
             watch: Watch::new(observer),
         }
     }
 
     pub(super) fn set_max_buffered(&mut self, max_buffered: usize) {
-        self.max_buffered = max_buffered;
+        self.core.max_buffered = max_buffered;
     }
 
     #[cfg(feature = "graphemes")]
     pub(super) fn set_whole_graphemes(&mut self, whole_graphemes: bool) {
-        self.whole_graphemes = whole_graphemes;
+        self.core.whole_graphemes = whole_graphemes;
     }
 
     pub(super) fn observer(&self) -> &O {
@@ -197,30 +178,30 @@ impl<P, O: FlushObserver> Engine<P, O> {
     }
 
     pub(super) fn policy(&self) -> &P {
-        &self.policy
+        &self.core.policy
     }
 
     pub(super) fn policy_mut(&mut self) -> &mut P {
-        &mut self.policy
+        &mut self.core.policy
     }
 
     pub(super) fn buffered(&self) -> &str {
-        &self.text
+        &self.core.text
     }
 
     pub(super) fn is_finished(&self) -> bool {
-        self.finished
+        self.core.finished
     }
 
     /// Empties the buffer without flushing; a carried partial character becomes U+FFFD.
     pub(super) fn take_buffered(&mut self) -> String {
-        let Ok(()) = self.decoder.finish(&mut self.text);
+        let Ok(()) = self.core.decoder.finish(&mut self.core.text);
         self.reset_buffer();
-        if let Some(buffer) = self.spare.take() {
-            return mem::replace(&mut self.text, buffer);
+        if let Some(buffer) = self.core.spare.take() {
+            return mem::replace(&mut self.core.text, buffer);
         }
-        let capacity = self.text.capacity().min(RETAINED_CAPACITY);
-        mem::replace(&mut self.text, String::with_capacity(capacity))
+        let capacity = self.core.text.capacity().min(RETAINED_CAPACITY);
+        mem::replace(&mut self.core.text, String::with_capacity(capacity))
     }
 
     /// The bounds on how many items remain, given upstream's and whether an item is held.
@@ -229,13 +210,13 @@ impl<P, O: FlushObserver> Engine<P, O> {
         upstream: (usize, Option<usize>),
         held: bool,
     ) -> (usize, Option<usize>) {
-        if self.finished {
+        if self.core.finished {
             return (0, Some(0));
         }
         // Each item yields at most one item; besides, buffered text can go out on a deadline
         // and a carried partial character as U+FFFD at the end, with no item pulled.
-        let buffered = usize::from(!self.text.is_empty());
-        let extra = buffered + usize::from(held) + usize::from(self.decoder.has_pending());
+        let buffered = usize::from(!self.core.text.is_empty());
+        let extra = buffered + usize::from(held) + usize::from(self.core.decoder.has_pending());
         (
             buffered,
             upstream.1.and_then(|upper| upper.checked_add(extra)),
@@ -243,13 +224,13 @@ impl<P, O: FlushObserver> Engine<P, O> {
     }
 
     fn reset_buffer(&mut self) {
-        self.marks.clear();
-        self.deadline = None;
+        self.core.marks.clear();
+        self.core.deadline = None;
     }
 
     /// Whether anything is buffered: complete text, or bytes of a character not yet complete.
     fn holds_text(&self) -> bool {
-        !self.text.is_empty() || self.decoder.has_pending()
+        !self.core.text.is_empty() || self.core.decoder.has_pending()
     }
 }
 
@@ -279,14 +260,14 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
         held: &mut Option<I>,
         mut poll_upstream: impl FnMut(&mut Context<'_>) -> Poll<Option<I>>,
     ) -> Poll<Option<I::Output>> {
-        if self.finished {
+        if self.core.finished {
             return Poll::Ready(None);
         }
         // Take part in Tokio's cooperative budget, as Tokio's own resources do: a consumer that
         // always finds a chunk ready still yields to the other tasks of its runtime.
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
         let clock = PollClock::default();
-        if self.timer.is_armed() && self.timer.fired(|| clock.now()) {
+        if self.core.timer.is_armed() && self.core.timer.fired(|| clock.now()) {
             self.watch.on_timer_fired();
         }
         let flushed = self.poll_items(cx, held, &mut poll_upstream, &clock);
@@ -320,7 +301,7 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
             };
             // Text buffered that the item must not join goes out first; the item waits.
             if let Some(reason) = self.flush_ahead_of(&item) {
-                let kind = self.kind;
+                let kind = self.core.kind;
                 if let Some(chunk) = self.flush(Cut::all(reason), clock) {
                     *held = Some(item);
                     return Poll::Ready(Some(I::text_output(kind, chunk)));
@@ -330,7 +311,7 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
                 Split::Pass(output) => return Poll::Ready(Some(output)),
                 Split::Text(kind, token) => {
                     if let Some(cut) = self.push(kind, token, clock) {
-                        let kind = self.kind;
+                        let kind = self.core.kind;
                         if let Some(chunk) = self.flush(cut, clock) {
                             return Poll::Ready(Some(I::text_output(kind, chunk)));
                         }
@@ -339,9 +320,9 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
             }
         }
         // Upstream is still ready: a deadline must not wait for it to go quiet.
-        if !self.text.is_empty() {
+        if !self.core.text.is_empty() {
             if let Some(cut) = self.decide(clock, false) {
-                let kind = self.kind;
+                let kind = self.core.kind;
                 if let Some(chunk) = self.flush(cut, clock) {
                     return Poll::Ready(Some(I::text_output(kind, chunk)));
                 }
@@ -358,7 +339,7 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
     fn flush_ahead_of<I: FlushInput>(&mut self, item: &I) -> Option<FlushReason> {
         match item.peek() {
             Peek::Pass(reason) => {
-                if !self.text.is_empty() {
+                if !self.core.text.is_empty() {
                     return Some(reason);
                 }
                 if reason == FlushReason::Error {
@@ -367,10 +348,10 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
                 None
             }
             Peek::Text(kind, content) => {
-                if kind != self.kind && self.holds_text() {
+                if kind != self.core.kind && self.holds_text() {
                     // A character left unfinished by the other kind's bytes cannot be completed
                     // by this kind's: it becomes U+FFFD, as `from_utf8_lossy` would make it.
-                    let Ok(()) = self.decoder.finish(&mut self.text);
+                    let Ok(()) = self.core.decoder.finish(&mut self.core.text);
                     self.stamp_completed();
                     return Some(FlushReason::Item);
                 }
@@ -378,8 +359,8 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
                     TokenContent::Text(text) => text.len(),
                     TokenContent::Bytes(bytes) => bytes.len(),
                 };
-                let over = self.text.len().saturating_add(len) > self.max_buffered;
-                (over && !self.text.is_empty()).then_some(FlushReason::Bytes)
+                let over = self.core.text.len().saturating_add(len) > self.core.max_buffered;
+                (over && !self.core.text.is_empty()).then_some(FlushReason::Bytes)
             }
         }
     }
@@ -390,24 +371,24 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
         cx: &mut Context<'_>,
         clock: &PollClock,
     ) -> Poll<Option<(Kind, Chunk)>> {
-        if self.text.is_empty() {
+        if self.core.text.is_empty() {
             // Nothing left to wait for: a deadline set for text that went out early must not
             // wake the task.
-            self.timer.disarm();
+            self.core.timer.disarm();
             return Poll::Pending;
         }
-        let kind = self.kind;
+        let kind = self.core.kind;
         if let Some(cut) = self.decide(clock, true) {
             if let Some(chunk) = self.flush(cut, clock) {
                 return Poll::Ready(Some((kind, chunk)));
             }
         }
         self.settle(clock);
-        let Some(deadline) = self.deadline else {
-            self.timer.disarm();
+        let Some(deadline) = self.core.deadline else {
+            self.core.timer.disarm();
             return Poll::Pending;
         };
-        ready!(self.timer.poll_until(deadline, cx));
+        ready!(self.core.timer.poll_until(deadline, cx));
         // The policy's deadline: it may cut at a boundary; otherwise everything goes.
         let cut = self
             .decide(clock, true)
@@ -421,30 +402,30 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
 
     /// The poll ends with text buffered: text that arrived during it counts from its instant.
     fn settle(&mut self, clock: &PollClock) {
-        self.marks.settle(|| clock.now());
+        self.core.marks.settle(|| clock.now());
     }
 
     /// Appends a token of `kind`; returns what to flush if the cap or the policy says so.
     #[inline(always)]
     fn push<T: Token>(&mut self, kind: Kind, token: T, clock: &PollClock) -> Option<Cut> {
-        self.kind = kind;
-        let before = self.text.len();
+        self.core.kind = kind;
+        let before = self.core.text.len();
         if before == 0 {
             self.start(token);
         } else {
             self.append(&token);
         }
-        self.marks.push(self.text.len());
+        self.core.marks.push(self.core.text.len());
         if self.watch.is_enabled() {
-            let replacements = self.decoder.replacements();
-            self.watch.on_token(self.text.len(), replacements);
+            let replacements = self.core.decoder.replacements();
+            self.watch.on_token(self.core.text.len(), replacements);
         }
-        if self.text.len() == before {
+        if self.core.text.len() == before {
             // Only part of a character, or nothing: no new text, no clock.
             return None;
         }
-        self.marks.arrived();
-        if self.text.len() >= self.max_buffered {
+        self.core.marks.arrived();
+        if self.core.text.len() >= self.core.max_buffered {
             return Some(Cut::all(FlushReason::Bytes));
         }
         self.decide(clock, false)
@@ -453,13 +434,13 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
     /// Puts the first token of a chunk in the empty buffer: an owned string token becomes the
     /// buffer, and then the chunk itself, without a copy.
     fn start<T: Token>(&mut self, token: T) {
-        if self.decoder.has_pending() {
+        if self.core.decoder.has_pending() {
             return self.append(&token);
         }
         match token.try_into_string() {
             Ok(owned) => {
                 if !owned.is_empty() {
-                    self.spare = Some(mem::replace(&mut self.text, owned));
+                    self.core.spare = Some(mem::replace(&mut self.core.text, owned));
                 }
             }
             Err(token) => self.append(&token),
@@ -469,29 +450,29 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
     /// The chunk grows past an adopted token: back to the reusable buffer.
     #[cold]
     fn unadopt(&mut self) {
-        if let Some(mut buffer) = self.spare.take() {
-            buffer.push_str(&self.text);
-            self.text = buffer;
+        if let Some(mut buffer) = self.core.spare.take() {
+            buffer.push_str(&self.core.text);
+            self.core.text = buffer;
         }
     }
 
     /// Appends a token's content to the buffer.
     #[inline(always)]
     fn append<T: Token>(&mut self, token: &T) {
-        if self.spare.is_some() {
+        if self.core.spare.is_some() {
             self.unadopt();
         }
         match token.content() {
             TokenContent::Text(text) => {
-                if self.decoder.has_pending() {
+                if self.core.decoder.has_pending() {
                     // A character left unfinished by a byte token and followed by text is
                     // invalid: one U+FFFD, as `from_utf8_lossy` of the concatenation gives.
-                    let Ok(()) = self.decoder.finish(&mut self.text);
+                    let Ok(()) = self.core.decoder.finish(&mut self.core.text);
                 }
-                self.text.push_str(text);
+                self.core.text.push_str(text);
             }
             TokenContent::Bytes(bytes) => {
-                let Ok(()) = self.decoder.decode(bytes, &mut self.text);
+                let Ok(()) = self.core.decoder.decode(bytes, &mut self.core.text);
             }
         }
     }
@@ -501,19 +482,19 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
     #[inline(always)]
     fn decide(&mut self, clock: &PollClock, upstream_idle: bool) -> Option<Cut> {
         let state = BufferState::from_engine(
-            &self.text,
-            self.marks.tokens(),
-            self.marks.oldest(),
+            &self.core.text,
+            self.core.marks.tokens(),
+            self.core.marks.oldest(),
             clock,
-            self.chunks_emitted,
+            self.core.chunks_emitted,
             upstream_idle,
         );
-        let cut = match self.policy.decide(&state) {
+        let cut = match self.core.policy.decide(&state) {
             Decision::Flush => Cut::all(FlushReason::Size),
             Decision::FlushAs(reason) => Cut::all(reason),
             Decision::FlushUpTo(end, reason) => Cut { end, reason },
             Decision::WaitUntil(deadline) => {
-                self.deadline = Some(deadline);
+                self.core.deadline = Some(deadline);
                 // A deadline already reached flushes now, whether or not the clock had been read:
                 // what is flushed never depends on who else looked at the clock.
                 if deadline > clock.now() {
@@ -522,49 +503,49 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
                 Cut::all(FlushReason::Deadline)
             }
             Decision::Wait => {
-                self.deadline = None;
+                self.core.deadline = None;
                 return None;
             }
         };
         // A cut inside a character moves back to its start; a cut that keeps everything is no
         // flush at all.
-        let mut end = cut.end.min(self.text.len());
-        while !self.text.is_char_boundary(end) {
+        let mut end = cut.end.min(self.core.text.len());
+        while !self.core.text.is_char_boundary(end) {
             end -= 1;
         }
         // What the policy chose may wait for a grapheme to be whole; a deadline may not.
         #[cfg(feature = "graphemes")]
-        if self.whole_graphemes && cut.reason != FlushReason::Deadline {
-            end = super::graphemes::whole_graphemes_end(&self.text[..end]);
+        if self.core.whole_graphemes && cut.reason != FlushReason::Deadline {
+            end = super::graphemes::whole_graphemes_end(&self.core.text[..end]);
         }
         (end > 0).then_some(Cut { end, ..cut })
     }
 
     /// Upstream ended: the remainder, if any, goes out; afterwards only `None`.
     fn end(&mut self, clock: &PollClock) -> Option<(Kind, Chunk)> {
-        self.finished = true;
-        self.timer.clear();
+        self.core.finished = true;
+        self.core.timer.clear();
         // A dangling partial character becomes one U+FFFD.
-        let Ok(()) = self.decoder.finish(&mut self.text);
+        let Ok(()) = self.core.decoder.finish(&mut self.core.text);
         self.stamp_completed();
-        let kind = self.kind;
+        let kind = self.core.kind;
         let chunk = self.flush(Cut::all(FlushReason::End), clock);
         if self.watch.is_enabled() {
-            self.watch.on_end(self.decoder.replacements());
+            self.watch.on_end(self.core.decoder.replacements());
         }
         chunk.map(|chunk| (kind, chunk))
     }
 
     /// Text just completed by finishing the decoder counts from this poll.
     fn stamp_completed(&mut self) {
-        if !self.text.is_empty() {
-            self.marks.arrived();
+        if !self.core.text.is_empty() {
+            self.core.marks.arrived();
         }
     }
 
     /// How long the oldest buffered text has waited.
     fn held_for(&self, clock: &PollClock) -> Duration {
-        match self.marks.oldest() {
+        match self.core.marks.oldest() {
             Oldest::At(oldest) => clock.now().saturating_duration_since(oldest),
             Oldest::ThisPoll | Oldest::None => Duration::ZERO,
         }
@@ -574,27 +555,27 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
     /// no complete text to cut.
     #[inline]
     fn flush(&mut self, cut: Cut, clock: &PollClock) -> Option<Chunk> {
-        if self.text.is_empty() {
+        if self.core.text.is_empty() {
             return None;
         }
-        if cut.end < self.text.len() {
+        if cut.end < self.core.text.len() {
             return Some(self.flush_part(cut, clock));
         }
         let held_for = self.held_for(clock);
-        let text = match self.spare.take() {
+        let text = match self.core.spare.take() {
             // An adopted token is the chunk: no copy, no allocation.
-            Some(buffer) => mem::replace(&mut self.text, buffer),
+            Some(buffer) => mem::replace(&mut self.core.text, buffer),
             None => {
                 // One allocation of exactly the chunk's size; the buffer keeps its capacity.
-                let text = self.text.as_str().into();
-                self.text.clear();
-                if self.text.capacity() > RETAINED_CAPACITY {
-                    self.text.shrink_to(RETAINED_CAPACITY);
+                let text = self.core.text.as_str().into();
+                self.core.text.clear();
+                if self.core.text.capacity() > RETAINED_CAPACITY {
+                    self.core.text.shrink_to(RETAINED_CAPACITY);
                 }
                 text
             }
         };
-        let chunk = Chunk::from_parts(text, self.marks.tokens(), cut.reason, held_for);
+        let chunk = Chunk::from_parts(text, self.core.marks.tokens(), cut.reason, held_for);
         self.reset_buffer();
         Some(self.emit(chunk))
     }
@@ -605,21 +586,22 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
     fn flush_part(&mut self, cut: Cut, clock: &PollClock) -> Chunk {
         let held_for = self.held_for(clock);
         self.unadopt();
-        let text = self.text[..cut.end].to_owned();
-        self.text.drain(..cut.end);
-        let tokens = self.marks.cut(cut.end);
-        self.deadline = None;
+        let text = self.core.text[..cut.end].to_owned();
+        self.core.text.drain(..cut.end);
+        let tokens = self.core.marks.cut(cut.end);
+        self.core.deadline = None;
         let chunk = self.emit(Chunk::from_parts(text, tokens, cut.reason, held_for));
-        self.watch.set_buffered(self.text.len());
+        self.watch.set_buffered(self.core.text.len());
         chunk
     }
 
     /// A chunk goes out: the policy and the observer hear of it.
     fn emit(&mut self, chunk: Chunk) -> Chunk {
-        self.chunks_emitted += 1;
-        self.policy.on_flush(&chunk);
+        self.core.chunks_emitted += 1;
+        self.core.policy.on_flush(&chunk);
         if self.watch.is_enabled() {
-            self.watch.on_flush(&chunk, self.decoder.replacements());
+            self.watch
+                .on_flush(&chunk, self.core.decoder.replacements());
         }
         chunk
     }

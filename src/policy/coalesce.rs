@@ -62,14 +62,6 @@ impl Coalesce {
     /// # Errors
     ///
     /// [`PolicyError::ZeroMaxTokens`] if `max_tokens` is 0.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::policy::Coalesce;
-    ///
-    /// assert!(Coalesce::try_new(0).is_err());
-    /// ```
     pub const fn try_new(max_tokens: usize) -> Result<Self, PolicyError> {
         match NonZeroUsize::new(max_tokens) {
             Some(max_tokens) => Ok(Self { max_tokens }),
@@ -78,14 +70,6 @@ impl Coalesce {
     }
 
     /// The most tokens a chunk holds.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::policy::Coalesce;
-    ///
-    /// assert_eq!(Coalesce::new(8).max_tokens(), 8);
-    /// ```
     #[must_use]
     pub const fn max_tokens(&self) -> usize {
         self.max_tokens.get()

@@ -76,14 +76,6 @@ impl FixedBatch {
     }
 
     /// How many tokens make a chunk.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::policy::FixedBatch;
-    ///
-    /// assert_eq!(FixedBatch::new(4).max_tokens(), 4);
-    /// ```
     #[must_use]
     pub const fn max_tokens(&self) -> usize {
         self.max_tokens.get()

@@ -106,16 +106,6 @@ impl TimeBounded {
     }
 
     /// Whether the stream's first text is flushed at once (the default) or waits like any other.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tokenflush::policy::TimeBounded;
-    ///
-    /// let policy = TimeBounded::new(4, Duration::from_millis(100)).with_immediate_first(false);
-    /// assert!(!policy.immediate_first());
-    /// ```
     #[must_use]
     pub const fn with_immediate_first(mut self, immediate_first: bool) -> Self {
         self.immediate_first = immediate_first;
@@ -164,46 +154,18 @@ impl TimeBounded {
     }
 
     /// How many tokens make a chunk at most.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tokenflush::policy::TimeBounded;
-    ///
-    /// assert_eq!(TimeBounded::new(8, Duration::ZERO).max_tokens(), 8);
-    /// ```
     #[must_use]
     pub const fn max_tokens(&self) -> usize {
         self.max_tokens.get()
     }
 
     /// The longest a token waits in the buffer.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tokenflush::policy::TimeBounded;
-    ///
-    /// let d = Duration::from_millis(250);
-    /// assert_eq!(TimeBounded::new(8, d).max_latency(), d);
-    /// ```
     #[must_use]
     pub const fn max_latency(&self) -> Duration {
         self.max_latency
     }
 
     /// Whether the stream's first text is flushed at once.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tokenflush::policy::TimeBounded;
-    ///
-    /// assert!(TimeBounded::new(8, Duration::ZERO).immediate_first());
-    /// ```
     #[must_use]
     pub const fn immediate_first(&self) -> bool {
         self.immediate_first

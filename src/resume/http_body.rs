@@ -1,14 +1,6 @@
 //! [`ResumeSse`] as an [`http_body::Body`], and the `Last-Event-ID` of a request (feature
 //! `http-body`).
 
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use bytes::Bytes;
-use futures_core::{FusedStream, Stream};
-use http_body::{Body, Frame, SizeHint};
-
 use super::ResumeSse;
 use crate::sse::Format;
 
@@ -67,29 +59,5 @@ impl<F: Format> ResumeSse<F> {
     }
 }
 
-/// One data frame per SSE frame; the body ends when the stream does. Dropping it detaches the
-/// reader (the generation goes on).
-impl<F: Format> Body for ResumeSse<F> {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.poll_next(cx)
-            .map(|frame| frame.map(|frame| Ok(Frame::data(frame))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.is_terminated()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        if self.is_terminated() {
-            SizeHint::with_exact(0)
-        } else {
-            SizeHint::default()
-        }
-    }
-}
+// One data frame per SSE frame; dropping the body detaches the reader (the generation goes on).
+crate::sse::frames_body!([F] ResumeSse<F>, where F: Format);

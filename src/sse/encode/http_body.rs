@@ -1,13 +1,7 @@
 //! [`EncodeSse`] as an [`http_body::Body`] (feature `http-body`), for hyper and every server
 //! built on the `http` crates.
 
-use std::convert::Infallible;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use bytes::Bytes;
-use futures_core::{FusedStream, Stream};
-use http_body::{Body, Frame, SizeHint};
+use futures_core::Stream;
 
 use super::{EncodeSse, SseItem};
 use crate::sse::Format;
@@ -74,36 +68,44 @@ where
     }
 }
 
-/// One data frame per SSE frame; the body ends when the stream does. When the client goes
-/// away, the server drops the body, and with it the chunk stream and the token stream under
-/// it: a model client that stops when dropped stops when the reader does.
-impl<S, F> Body for EncodeSse<S, F>
-where
-    S: Stream,
-    S::Item: SseItem,
-    F: Format,
-{
-    type Data = Bytes;
-    type Error = Infallible;
+/// `http_body::Body` for a fused stream of SSE frames: one data frame per frame, the end known
+/// when the stream has ended, the length never known in advance. For `EncodeSse` and the
+/// resumable reader, which differ in how they make frames, not in how they are a body.
+macro_rules! frames_body {
+    ([$($generics:tt)*] $body:ty, where $($bounds:tt)*) => {
+        impl<$($generics)*> ::http_body::Body for $body
+        where
+            $($bounds)*
+        {
+            type Data = ::bytes::Bytes;
+            type Error = ::std::convert::Infallible;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.poll_next(cx)
-            .map(|frame| frame.map(|frame| Ok(Frame::data(frame))))
-    }
+            fn poll_frame(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<
+                Option<Result<::http_body::Frame<::bytes::Bytes>, ::std::convert::Infallible>>,
+            > {
+                ::futures_core::Stream::poll_next(self, cx)
+                    .map(|frame| frame.map(|frame| Ok(::http_body::Frame::data(frame))))
+            }
 
-    fn is_end_stream(&self) -> bool {
-        self.is_terminated()
-    }
+            fn is_end_stream(&self) -> bool {
+                ::futures_core::FusedStream::is_terminated(self)
+            }
 
-    fn size_hint(&self) -> SizeHint {
-        if self.is_terminated() {
-            SizeHint::with_exact(0)
-        } else {
-            // The length of a stream is not known in advance.
-            SizeHint::default()
+            fn size_hint(&self) -> ::http_body::SizeHint {
+                if ::futures_core::FusedStream::is_terminated(self) {
+                    ::http_body::SizeHint::with_exact(0)
+                } else {
+                    ::http_body::SizeHint::default()
+                }
+            }
         }
-    }
+    };
 }
+pub(crate) use frames_body;
+
+// When the client goes away, the server drops the body, and with it the chunk stream and the
+// token stream under it: a model client that stops when dropped stops when the reader does.
+frames_body!([S, F] EncodeSse<S, F>, where S: Stream, S::Item: SseItem, F: Format);
