@@ -13,7 +13,7 @@ mod sse_item;
 pub use encode_sse::EncodeSse;
 pub(crate) use event::{write_data, write_decimal, write_field, write_json_string};
 pub use event::{Event, EventError};
-#[cfg(feature = "http-body")]
+#[cfg(all(feature = "http-body", feature = "resume"))]
 pub(crate) use http_body::frames_body;
 pub use keep_alive::KeepAlive;
 pub use sse_item::SseItem;
