@@ -104,6 +104,7 @@ macro_rules! frames_body {
         }
     };
 }
+#[cfg(feature = "resume")]
 pub(crate) use frames_body;
 
 // When the client goes away, the server drops the body, and with it the chunk stream and the
