@@ -14,7 +14,7 @@ use crate::FlushReason;
 /// | `tokenflush_chunk_tokens` | histogram | tokens per chunk |
 /// | `tokenflush_chunk_bytes` | histogram | bytes per chunk |
 /// | `tokenflush_flush_interval_seconds` | histogram | time between a stream's consecutive flushes |
-/// | `tokenflush_flushes_total` | counter, label `reason` | flushes by [`FlushReason`] (`size`, `deadline`, `end`, `error`, `first`, `idle`) |
+/// | `tokenflush_flushes_total` | counter, label `reason` | flushes by [`FlushReason`] (`size`, `deadline`, `end`, `error`, `first`, `idle`, `bytes`, `item`, `boundary`, `anticipated`) |
 /// | `tokenflush_time_to_first_token_seconds` | histogram | observer attached → first token pulled |
 /// | `tokenflush_time_to_first_chunk_seconds` | histogram | observer attached → first chunk yielded |
 /// | `tokenflush_streams_total` | counter, label `outcome` | streams by outcome (`completed`, `dropped`) |
@@ -22,6 +22,7 @@ use crate::FlushReason;
 /// | `tokenflush_replacements_total` | counter | U+FFFD written for invalid UTF-8 |
 /// | `tokenflush_upstream_errors_total` | counter | upstream errors passed through |
 /// | `tokenflush_unsent_bytes_total` | counter | text still buffered when an adapter was dropped |
+/// | `tokenflush_timer_fires_total` | counter | wake-ups only a deadline caused ([`StreamRecord::timer_fires`]) |
 ///
 /// # Examples
 ///
@@ -49,13 +50,17 @@ pub struct MetricsObserver {
     flushes: [Counter; REASONS.len()],
 }
 
-const REASONS: [FlushReason; 6] = [
+const REASONS: [FlushReason; 10] = [
     FlushReason::Size,
     FlushReason::Deadline,
     FlushReason::End,
     FlushReason::Error,
     FlushReason::First,
     FlushReason::Idle,
+    FlushReason::Bytes,
+    FlushReason::Item,
+    FlushReason::Boundary,
+    FlushReason::Anticipated,
 ];
 
 impl Default for MetricsObserver {
@@ -164,5 +169,7 @@ impl FlushObserver for MetricsObserver {
             .increment(stream.errors());
         self.counter("tokenflush_unsent_bytes_total", None)
             .increment(stream.dropped_bytes());
+        self.counter("tokenflush_timer_fires_total", None)
+            .increment(stream.timer_fires());
     }
 }

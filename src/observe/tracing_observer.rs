@@ -9,7 +9,7 @@ use super::{FlushObserver, FlushRecord, StreamRecord};
 /// | event | fields |
 /// |---|---|
 /// | `tokenflush::flush` | `reason`, `tokens`, `bytes`, `held_for_ms`, `since_previous_ms` (absent for the first), `since_start_ms` |
-/// | `tokenflush::stream` | `outcome` (`completed`, `dropped`), `tokens`, `chunks`, `bytes`, `replacements`, `errors`, `unsent_bytes`, `first_token_ms`, `first_chunk_ms` (absent if none), `duration_ms` |
+/// | `tokenflush::stream` | `outcome` (`completed`, `dropped`), `tokens`, `chunks`, `bytes`, `replacements`, `errors`, `unsent_bytes`, `timer_fires`, `first_token_ms`, `first_chunk_ms` (absent if none), `duration_ms` |
 ///
 /// # Examples
 ///
@@ -73,6 +73,7 @@ impl FlushObserver for TracingObserver {
             replacements = stream.replacements(),
             errors = stream.errors(),
             unsent_bytes = stream.dropped_bytes(),
+            timer_fires = stream.timer_fires(),
             first_token_ms = stream.first_token().map(millis),
             first_chunk_ms = stream.first_chunk().map(millis),
             duration_ms = millis(stream.duration()),
