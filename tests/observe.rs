@@ -339,6 +339,8 @@ mod metrics_records {
         );
         assert_eq!(counter("tokenflush_tokens_total", None), 3);
         assert_eq!(counter("tokenflush_replacements_total", None), 0);
+        // "b" waited for the timer.
+        assert_eq!(counter("tokenflush_timer_fires_total", None), 1);
     }
 }
 
