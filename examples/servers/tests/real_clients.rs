@@ -146,6 +146,7 @@ async fn openais_python_sdk_reads_the_chat_server_and_the_proxy() {
         proxy::app(proxy::Config {
             upstream: format!("http://{server}/v1"),
             policy: example_servers::policy::PolicyConfig::FixedBatch { max_tokens: 6 },
+            ..Default::default()
         })
         .unwrap(),
     )
