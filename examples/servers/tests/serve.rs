@@ -1377,3 +1377,86 @@ mod translated {
         assert_eq!(refused.json()["type"], "error");
     }
 }
+
+/// A resumable stream of the Responses API: cut, then picked up with `Last-Event-ID`.
+mod resumable_responses {
+    use super::*;
+    use common::{Api, Summary};
+    use http_body_util::BodyExt;
+    use tokenflush::sse::Parser;
+
+    /// The body of a response to `request`, up to `cut` bytes (then the connection is
+    /// dropped).
+    async fn read(
+        address: SocketAddr,
+        request: hyper::Request<http_body_util::Full<bytes::Bytes>>,
+        cut: Option<usize>,
+    ) -> Vec<u8> {
+        let socket = tokio::net::TcpStream::connect(address).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(socket))
+                .await
+                .unwrap();
+        let connection = tokio::spawn(connection);
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let mut body = response.into_body();
+        let mut received = Vec::new();
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                received.extend_from_slice(&data);
+            }
+            if cut.is_some_and(|cut| received.len() >= cut) {
+                received.truncate(cut.unwrap());
+                break;
+            }
+        }
+        connection.abort();
+        received
+    }
+
+    #[tokio::test]
+    async fn a_cut_responses_stream_resumes_where_it_stopped() {
+        let (address, _) = start_chat_server(Default::default()).await;
+        let simulation = json!({"tokens_per_second": 200, "jitter": 0, "first_token_ms": 0});
+        let body = Api::Responses.request(
+            PROMPT,
+            true,
+            true,
+            &[],
+            json!({"resume": true, "simulation": simulation}),
+        );
+        let start = hyper::Request::post("/v1/responses")
+            .header("host", address.to_string())
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                body.to_string(),
+            )))
+            .unwrap();
+        let first = read(address, start, Some(3000)).await;
+        let mut parser = Parser::new();
+        parser.feed(&first);
+        while parser.next_event().unwrap().is_some() {}
+        let last_id = parser.last_event_id().to_owned();
+        assert!(!last_id.is_empty(), "the events have ids");
+        let again = hyper::Request::get("/v1/resume")
+            .header("host", address.to_string())
+            .header("last-event-id", &last_id)
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap();
+        let rest = read(address, again, None).await;
+        // The events up to the last whole one, then the rest: one complete stream.
+        let whole_events = {
+            let end = first.windows(2).rposition(|pair| pair == b"\n\n").unwrap();
+            [&first[..end + 2], &rest[..]].concat()
+        };
+        let summary = Summary::of_items(&Api::Responses.decode(&whole_events));
+        assert_eq!(summary.reasoning, model::reasoning());
+        assert_eq!(summary.text, model::answer(PROMPT));
+        assert_eq!(
+            summary.usage.output_tokens() as usize,
+            model::tokenize(model::reasoning()).len()
+                + model::tokenize(&model::answer(PROMPT)).len()
+        );
+    }
+}
