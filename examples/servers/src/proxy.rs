@@ -16,7 +16,9 @@
 //! came, never a clean end. A streaming request whose upstream headers take longer than the
 //! keep-alive interval gets its response started at once, with keep-alive comments, and any
 //! later failure as an error event. Client-chosen policies are capped ([`crate::policy`]);
-//! the adapter's byte cap (64 KiB) bounds the text a request holds.
+//! the adapter's byte cap (64 KiB) bounds the text a request holds, and a Responses answer,
+//! which its format holds until its last event, is cut with an error event past
+//! [`MAX_WHOLE_BYTES`] (8 MiB), as a whole answer is.
 //!
 //! The tests include this file (and its modules) to run the proxy in-process.
 
@@ -55,7 +57,7 @@ use tokio::time::{Instant, Sleep};
 
 use crate::chat_server::MAX_MODEL_NAME;
 use crate::policy::PolicyConfig;
-use crate::whole::Whole;
+use crate::whole::{Whole, MAX_WHOLE_BYTES};
 
 /// How long the proxy waits for its upstream, and how often it tells its client it is still
 /// there.
@@ -461,6 +463,8 @@ async fn answer_items(
     let parser = Parser::new()
         .with_max_line_len(MAX_UPSTREAM_EVENT)
         .with_max_event_size(MAX_UPSTREAM_EVENT);
+    // The Responses format holds the whole answer until its last event repeats it: bound it.
+    let mut held = 0_usize;
     let items = body
         .parse_items(parser, OpenAiChat::default())
         .map(move |item| match item {
@@ -468,10 +472,32 @@ async fn answer_items(
             Ok(Item::Start { id: _, model }) if api != Api::Chat => {
                 Ok(Item::Start { id: None, model })
             }
+            Ok(item) if api == Api::Responses => {
+                held = held.saturating_add(item_size(&item));
+                if held > MAX_WHOLE_BYTES {
+                    return Err(ProxyError::Stream(format!(
+                        "the upstream's answer is larger than {MAX_WHOLE_BYTES} bytes"
+                    )));
+                }
+                Ok(item)
+            }
             Ok(item) => Ok(item),
             Err(error) => Err(ProxyError::from(error)),
         });
     Ok(items.boxed())
+}
+
+/// The bytes of text an item adds to an answer.
+fn item_size(item: &Item) -> usize {
+    match item {
+        Item::Content(text) | Item::Reasoning(text) | Item::Refusal(text) => text.len(),
+        Item::ToolCall(call) => {
+            call.arguments().len() + call.id().map_or(0, str::len) + call.name().map_or(0, str::len)
+        }
+        Item::Logprobs(json) => json.len(),
+        Item::Other { data, .. } => data.len(),
+        _ => 0,
+    }
 }
 
 /// The upstream's error status, with the message of its error body (OpenAI's or Anthropic's

@@ -1207,6 +1207,29 @@ mod proxy_bounds {
     }
 
     #[tokio::test]
+    async fn a_responses_answer_larger_than_the_cap_ends_with_an_error_event() {
+        let piece = "y".repeat(64 * 1024);
+        // 9 MiB, past the 8 MiB the Responses format may hold.
+        let mut events: Vec<(u64, String)> = (0..144).map(|_| (0, content(&piece))).collect();
+        events.push((0, "[DONE]".into()));
+        let flood = upstream(Duration::ZERO, events).await;
+        let proxy = start_proxy(flood, Timeouts::default()).await;
+        let body = json!({"model": "m", "stream": true, "input": "q"});
+        let response = request(proxy, "POST", "/v1/responses", &body, LIMIT).await;
+        let events = response.events();
+        let last = events.last().unwrap();
+        assert!(
+            last.data()
+                .contains("the upstream's answer is larger than 8388608 bytes"),
+            "{}",
+            last.data()
+        );
+        assert!(!events
+            .iter()
+            .any(|event| event.event_type() == "response.completed"));
+    }
+
+    #[tokio::test]
     async fn the_byte_cap_bounds_every_chunk_whatever_the_policy() {
         let piece = "x".repeat(1024);
         let mut events: Vec<(u64, String)> = (0..256).map(|_| (0, content(&piece))).collect();
