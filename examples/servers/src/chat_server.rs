@@ -1,11 +1,24 @@
-//! The chat server's routes: an OpenAI-compatible `POST /v1/chat/completions` and an
-//! Anthropic-compatible `POST /v1/messages` backed by the simulated model, the demo page
-//! at `/`, and resumable streams (`"resume": true`, `GET /v1/resume`; see [`resume`]).
+//! The chat server's routes, backed by the simulated model: an OpenAI-compatible
+//! `POST /v1/chat/completions` and `POST /v1/responses`, an Anthropic-compatible
+//! `POST /v1/messages`, the demo page at `/`, and resumable streams (`"resume": true`,
+//! `GET /v1/resume`; see [`resume`]).
+//!
+//! Every route streams typed items ([`tokenflush::llm::Item`]) through the request's flush
+//! policy into its API's format: reasoning when the request asks for it, the answer, a call of
+//! the first tool the request offers, the finish reason, and usage. A whole (non-streaming)
+//! answer is the same items collected ([`crate::whole`]).
+//!
+//! What a request can make the server hold or repeat is bounded: the model name (echoed in
+//! every chunk) is at most [`MAX_MODEL_NAME`] bytes, tools are checked as the APIs check them,
+//! the answer is bounded whatever the prompt (see [`model`]), the simulation's settings are
+//! checked to finite ranges, and policies to [`crate::policy`]'s caps. Serve the routes with
+//! [`crate::serve`] for the header- and body-read timeouts and the body size limit.
 //!
 //! The tests include this file (and its modules) to run the server in-process.
 
 mod messages;
 pub mod model;
+mod responses;
 pub mod resume;
 
 use crate::policy;
@@ -20,18 +33,23 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tokenflush::llm::Item;
 use tokenflush::policy::FlushPolicy;
 use tokenflush::sse::{EncodeSseExt, Format, KeepAlive, OpenAiChat};
 use tokenflush::TryFlushExt;
 
-use model::{Generations, ModelError, Simulation};
+use crate::whole::Whole;
+use model::{Ask, Generations, ModelError, Simulation, Tool};
 use policy::PolicyConfig;
 
 /// The page at `/`: three panes streaming the same answer under three policies.
 const PAGE: &str = include_str!("chat_server/page.html");
+
+/// The longest model name a request may give: it is repeated in every chunk.
+pub const MAX_MODEL_NAME: usize = 256;
 
 /// The server's settings: what a request gets when it does not choose.
 #[derive(Clone, Debug)]
@@ -65,6 +83,21 @@ struct AppState {
     next_id: Arc<AtomicU64>,
 }
 
+impl AppState {
+    /// A response id: `<prefix><6 digits>`, or 32 random hex digits for a resumable stream
+    /// (its id is a capability).
+    fn id(&self, prefix: &str, resumable: bool) -> String {
+        if resumable {
+            resume::random_id(prefix)
+        } else {
+            format!(
+                "{prefix}{:06}",
+                self.next_id.fetch_add(1, Ordering::Relaxed)
+            )
+        }
+    }
+}
+
 /// The routes, and the counter of the model's generations (how many run, how many were
 /// abandoned by their readers).
 pub fn app(config: Config) -> (Router, Arc<Generations>) {
@@ -77,6 +110,7 @@ pub fn app(config: Config) -> (Router, Arc<Generations>) {
     let router = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/responses", post(responses::responses))
         .route("/v1/messages", post(messages::messages))
         .route("/v1/resume", get(resume::resume_stream))
         .route("/v1/resume/drop", post(resume::drop_connections))
@@ -85,7 +119,7 @@ pub fn app(config: Config) -> (Router, Arc<Generations>) {
 }
 
 /// The part of OpenAI's chat completion request the simulated model reads; other fields
-/// (temperature, tools, …) are accepted and ignored.
+/// (temperature, …) are accepted and ignored.
 #[derive(Debug, Deserialize)]
 struct ChatRequest {
     #[serde(default = "default_model")]
@@ -93,8 +127,15 @@ struct ChatRequest {
     messages: Vec<Message>,
     #[serde(default)]
     stream: bool,
+    stream_options: Option<StreamOptions>,
     max_tokens: Option<usize>,
     max_completion_tokens: Option<usize>,
+    /// Any effort but `"none"` makes the model reason first (`reasoning_content`).
+    reasoning_effort: Option<String>,
+    /// `[{"type": "function", "function": {"name", "parameters"}}]`: the model calls the
+    /// first.
+    #[serde(default)]
+    tools: Vec<Value>,
     /// This server's extension: the flush policy for this request.
     tokenflush: Option<PolicyConfig>,
     /// This server's extension: the model's speed for this request.
@@ -102,6 +143,12 @@ struct ChatRequest {
     /// This server's extension: a resumable stream (see [`resume`]).
     #[serde(default)]
     resume: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: bool,
 }
 
 fn default_model() -> String {
@@ -127,6 +174,36 @@ fn text_of(content: &Value) -> String {
     }
 }
 
+/// The last user message's text.
+fn prompt_of(messages: &[Message]) -> Result<String, String> {
+    messages
+        .iter()
+        .rev()
+        .find(|message| message.role == "user")
+        .map(|message| text_of(&message.content))
+        .ok_or_else(|| "messages must hold a user message".to_owned())
+}
+
+/// The first function tool of a request, checked with the others: at most
+/// [`model::MAX_TOOLS`], each name as the APIs allow. `function` reads a tool: its name and
+/// parameters, or `None` for a tool that is not a function (a server tool).
+fn first_tool(
+    tools: &[Value],
+    function: impl Fn(&Value) -> Option<(&str, Value)>,
+) -> Result<Option<Tool>, String> {
+    if tools.len() > model::MAX_TOOLS {
+        return Err(format!("at most {} tools", model::MAX_TOOLS));
+    }
+    let mut first = None;
+    for tool in tools {
+        if let Some((name, parameters)) = function(tool) {
+            let tool = Tool::new(name, parameters)?;
+            first.get_or_insert(tool);
+        }
+    }
+    Ok(first)
+}
+
 /// An error response in OpenAI's shape, which the SDKs raise with its message.
 pub(crate) fn api_error(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
     let body =
@@ -138,6 +215,13 @@ fn invalid_request(message: impl Into<String>) -> Response {
     api_error(StatusCode::BAD_REQUEST, "invalid_request_error", message)
 }
 
+/// Seconds since the Unix epoch.
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
 async fn chat_completions(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -147,9 +231,29 @@ async fn chat_completions(
         Ok(request) => request,
         Err(error) => return invalid_request(format!("invalid request body: {error}")),
     };
+    let tool = first_tool(&request.tools, |tool| {
+        let function = tool.get("function")?;
+        let name = function.get("name")?.as_str()?;
+        Some((
+            name,
+            function.get("parameters").cloned().unwrap_or_default(),
+        ))
+    });
+    let ask = prompt_of(&request.messages).and_then(|prompt| {
+        Ok(Ask {
+            prompt,
+            reasoning: request
+                .reasoning_effort
+                .as_deref()
+                .is_some_and(|effort| effort != "none"),
+            tool: tool?,
+            max_tokens: request.max_completion_tokens.or(request.max_tokens),
+        })
+    });
     let generation = match Generation::of(
         &state,
-        &request.messages,
+        &request.model,
+        ask,
         request.tokenflush,
         request.simulation,
     ) {
@@ -158,147 +262,105 @@ async fn chat_completions(
     };
 
     let resumable = request.resume && request.stream;
-    let id = if resumable {
-        resume::random_id("chatcmpl-")
-    } else {
-        format!(
-            "chatcmpl-{:06}",
-            state.next_id.fetch_add(1, Ordering::Relaxed)
-        )
-    };
-    let max_tokens = request.max_completion_tokens.or(request.max_tokens);
-    let (tokens, cut) = model::truncate(
-        model::tokenize(&model::answer(&generation.prompt)),
-        max_tokens,
-    );
-    let completion_tokens = tokens.len();
-    let finish_reason = if cut { "length" } else { "stop" };
-    let tokens = model::generate(
-        id.clone(),
-        tokens,
-        &generation.simulation,
-        &state.generations,
-    );
-    eprintln!(
-        "{id}: {} tokens at {} tokens/s, {}, {}",
-        completion_tokens,
-        generation.simulation.tokens_per_second,
-        generation.policy_config,
-        if request.stream { "streaming" } else { "whole" }
-    );
+    let id = state.id("chatcmpl-", resumable);
+    let include_usage = request.stream_options.unwrap_or_default().include_usage;
+    let (items, policy) = generation.start(&state, &id, request.stream);
 
     if request.stream {
-        let format = OpenAiChat::new(id, request.model).with_finish_reason(finish_reason);
+        let format = OpenAiChat::new(id, request.model).with_include_usage(include_usage);
         if resumable {
-            let meta = resume::openai_meta(&format);
-            let chunks = resume::flushed(tokens, generation.policy);
+            let meta = resume::openai_meta(&format, include_usage);
+            let chunks = resume::flushed(items, policy);
             return resume::start(&state, &headers, chunks, meta, format).await;
         }
-        return streamed(&state, tokens, generation.policy, format);
+        return streamed(&state, items, policy, format);
     }
-
-    let text = match whole_text(tokens).await {
-        Ok(text) => text,
-        Err(error) => {
-            return api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                error.to_string(),
-            )
-        }
-    };
-    let created = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
-    let prompt_tokens = model::tokenize(&generation.prompt).len();
-    Json(json!({
-        "id": id,
-        "object": "chat.completion",
-        "created": created,
-        "model": request.model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": text},
-            "logprobs": null,
-            "finish_reason": finish_reason,
-        }],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
-    }))
-    .into_response()
+    match Whole::collect(items).await {
+        Ok(whole) => Json(whole.chat_completion(&id, &request.model, now())).into_response(),
+        Err(error) => api_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", error),
+    }
 }
 
-/// What a request of either API asks of the simulated model, checked.
+/// What a request of any API asks of the simulated model, checked.
 struct Generation {
-    /// The last user message's text.
-    prompt: String,
+    ask: Ask,
     policy_config: PolicyConfig,
     policy: Box<dyn FlushPolicy + Send>,
     simulation: Simulation,
 }
 
 impl Generation {
-    /// The prompt, flush policy and simulation of a request, or why they are invalid.
+    /// The model name, question, flush policy and simulation of a request, or why they are
+    /// invalid.
     fn of(
         state: &AppState,
-        messages: &[Message],
+        model_name: &str,
+        ask: Result<Ask, String>,
         tokenflush: Option<PolicyConfig>,
         overrides: Option<serde_json::Map<String, Value>>,
     ) -> Result<Self, String> {
-        let prompt = messages
-            .iter()
-            .rev()
-            .find(|message| message.role == "user")
-            .map(|message| text_of(&message.content))
-            .ok_or("messages must hold a user message")?;
+        if model_name.len() > MAX_MODEL_NAME {
+            return Err(format!("model must be at most {MAX_MODEL_NAME} bytes"));
+        }
+        let ask = ask?;
         let policy_config = tokenflush.unwrap_or(state.config.policy);
         let policy = policy_config
             .build()
             .map_err(|error| format!("tokenflush: {error}"))?;
         let simulation = simulation(&state.config.simulation, overrides)?;
         Ok(Self {
-            prompt,
+            ask,
             policy_config,
             policy,
             simulation,
         })
     }
+
+    /// Starts the model on response `id`: its items, and the policy to flush them with.
+    #[allow(clippy::type_complexity)]
+    fn start(
+        self,
+        state: &AppState,
+        id: &str,
+        stream: bool,
+    ) -> (
+        impl Stream<Item = Result<Item<Bytes>, ModelError>> + Send + 'static,
+        Box<dyn FlushPolicy + Send>,
+    ) {
+        // The call id, from the response id: `call_<the id's tail>`.
+        let tail = id.rsplit(['-', '_']).next().unwrap_or(id);
+        let plan = model::plan(&self.ask, &format!("call_{tail}"));
+        eprintln!(
+            "{id}: {} tokens at {} tokens/s, {}, {}",
+            plan.tokens.len(),
+            self.simulation.tokens_per_second,
+            self.policy_config,
+            if stream { "streaming" } else { "whole" }
+        );
+        let items = model::generate(id.to_owned(), plan, &self.simulation, &state.generations);
+        (items, self.policy)
+    }
 }
 
-/// The tokens as an SSE response in `format`, through the request's flush policy, with the
+/// The items as an SSE response in `format`, through the request's flush policy, with the
 /// server's keep-alive.
 fn streamed<F>(
     state: &AppState,
-    tokens: impl Stream<Item = Result<Bytes, ModelError>> + Send + 'static,
+    items: impl Stream<Item = Result<Item<Bytes>, ModelError>> + Send + 'static,
     policy: Box<dyn FlushPolicy + Send>,
     format: F,
 ) -> Response
 where
     F: Format + Send + 'static,
 {
-    tokens
+    items
         .try_flush_with(policy)
         .encode_sse_as(format)
         .with_keep_alive(KeepAlive::new().with_interval(state.config.keep_alive))
         .into_response()
 }
 
-/// The whole text of `tokens` (byte pieces joined, then decoded), or the model's failure.
-async fn whole_text(
-    tokens: impl Stream<Item = Result<Bytes, ModelError>>,
-) -> Result<String, ModelError> {
-    let mut text = Vec::new();
-    let mut tokens = std::pin::pin!(tokens);
-    while let Some(token) = tokens.next().await {
-        text.extend_from_slice(&token?);
-    }
-    Ok(String::from_utf8_lossy(&text).into_owned())
-}
-
-/// The server's simulation with the request's fields laid over it.
+/// The server's simulation with the request's fields laid over it, checked.
 fn simulation(
     defaults: &Simulation,
     overrides: Option<serde_json::Map<String, Value>>,

@@ -16,6 +16,10 @@ use tokenflush::policy::{FixedBatch, FlushPolicy, Immediate, TimeBounded};
 /// ```
 ///
 /// `time_bounded` also takes `"immediate_first": false` to let the first token wait too.
+///
+/// A client chooses these, so they are capped: at most [`MAX_TOKENS`] tokens per chunk and
+/// [`MAX_LATENCY_MS`] of waiting; larger values are refused, never silently lowered. The flush
+/// adapter's byte cap (64 KiB by default) bounds what a request holds whatever the policy.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(tag = "policy", rename_all = "snake_case")]
 pub enum PolicyConfig {
@@ -30,6 +34,13 @@ pub enum PolicyConfig {
         immediate_first: bool,
     },
 }
+
+/// The most tokens per chunk a request may choose: more buys nothing a person can see and
+/// only holds text longer.
+pub const MAX_TOKENS: usize = 1024;
+
+/// The longest time bound a request may choose, in milliseconds.
+pub const MAX_LATENCY_MS: u64 = 10_000;
 
 fn yes() -> bool {
     true
@@ -74,8 +85,9 @@ impl PolicyConfig {
         Ok(config)
     }
 
-    /// The policy, or why these settings cannot work.
+    /// The policy, or why these settings cannot work (zero, or over the caps).
     pub fn build(&self) -> Result<Box<dyn FlushPolicy + Send>, String> {
+        self.check_caps()?;
         let policy: Box<dyn FlushPolicy + Send> = match *self {
             Self::Immediate => Box::new(Immediate::new()),
             Self::FixedBatch { max_tokens } => {
@@ -92,6 +104,27 @@ impl PolicyConfig {
             ),
         };
         Ok(policy)
+    }
+}
+
+impl PolicyConfig {
+    fn check_caps(&self) -> Result<(), String> {
+        let (max_tokens, max_latency_ms) = match *self {
+            Self::Immediate => return Ok(()),
+            Self::FixedBatch { max_tokens } => (max_tokens, 0),
+            Self::TimeBounded {
+                max_tokens,
+                max_latency_ms,
+                ..
+            } => (max_tokens, max_latency_ms),
+        };
+        if max_tokens > MAX_TOKENS {
+            return Err(format!("max_tokens must be at most {MAX_TOKENS}"));
+        }
+        if max_latency_ms > MAX_LATENCY_MS {
+            return Err(format!("max_latency_ms must be at most {MAX_LATENCY_MS}"));
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,8 @@
 //! Real clients and a real proxy against the `chat_server` and `proxy` examples (run
-//! in-process on loopback ports): OpenAI's and Anthropic's Python SDKs, `curl -N`, headless Chromium on the demo
-//! page, and nginx with its default buffering.
+//! in-process on loopback ports): OpenAI's and Anthropic's Python SDKs (chat completions with
+//! usage, Responses streams, thinking blocks, tool calls, streamed and whole, from the server
+//! and through the proxy), `curl -N`, headless Chromium on the demo page, and nginx with its
+//! default buffering.
 //!
 //! They need tools from outside Cargo (`.ci/run` installs them). Where one is missing, the
 //! test is skipped with a loud message, unless `TOKENFLUSH_EXTERNAL_TESTS=require` (as in CI),
@@ -18,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use example_servers::chat_server::model::{self, Simulation};
+use example_servers::chat_server::model::{self, Ask, Simulation, Tool};
 use example_servers::{chat_server, proxy};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -146,6 +148,7 @@ async fn openais_python_sdk_reads_the_chat_server_and_the_proxy() {
         proxy::app(proxy::Config {
             upstream: format!("http://{server}/v1"),
             policy: example_servers::policy::PolicyConfig::FixedBatch { max_tokens: 6 },
+            ..Default::default()
         })
         .unwrap(),
     )
@@ -155,6 +158,8 @@ async fn openais_python_sdk_reads_the_chat_server_and_the_proxy() {
     failing["fail_after"] = json!(7);
     let request = |base: SocketAddr, stream: bool, extra_body: Value| json!({"base_url": format!("http://{base}/v1"), "prompt": PROMPT, "stream": stream, "extra_body": extra_body});
     let time_bounded = json!({"policy": "time_bounded", "max_tokens": 4, "max_latency_ms": 100});
+    let mut failing_request = request(server, true, json!({"simulation": failing}));
+    failing_request["expect_error"] = json!(true);
     let requests = json!([
         request(
             server,
@@ -167,7 +172,7 @@ async fn openais_python_sdk_reads_the_chat_server_and_the_proxy() {
             json!({"tokenflush": {"policy": "immediate"}, "simulation": fast})
         ),
         request(server, false, json!({"simulation": fast})),
-        request(server, true, json!({"simulation": failing})),
+        failing_request,
         request(proxy, true, json!({"simulation": fast})),
         request(
             proxy,
@@ -281,6 +286,206 @@ async fn anthropics_python_sdk_reads_the_messages_route() {
         results[3]["error"],
         json!({"type": "api_error", "message": "the simulated model failed after 7 tokens"})
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Both SDKs: reasoning, a tool call and usage, from the chat server and through the proxy
+
+#[tokio::test]
+async fn the_sdks_read_reasoning_tool_calls_and_usage_from_the_server_and_through_the_proxy() {
+    let test = "the_sdks_read_reasoning_tool_calls_and_usage_from_the_server_and_through_the_proxy";
+    let _turn = one_at_a_time().await;
+    let Some(python) = python_with(test, "openai, anthropic").await else {
+        return;
+    };
+    // The proxy does not pass the chat server's extensions on through the Responses and
+    // messages routes: the server's own defaults are fast.
+    let (router, _) = chat_server::app(chat_server::Config {
+        simulation: Simulation {
+            tokens_per_second: 400.0,
+            first_token_ms: 0,
+            ..Simulation::default()
+        },
+        ..Default::default()
+    });
+    let server = serve::serve(router).await;
+    let proxy = serve::serve(
+        proxy::app(proxy::Config {
+            upstream: format!("http://{server}/v1"),
+            policy: example_servers::policy::PolicyConfig::FixedBatch { max_tokens: 6 },
+            ..Default::default()
+        })
+        .unwrap(),
+    )
+    .await;
+    let parameters = json!({"type": "object", "properties": {
+        "city": {"type": "string"}, "days": {"type": "integer"}}, "required": ["city"]});
+    let tool = Tool::new("get_weather", parameters.clone()).unwrap();
+    let tools = json!([{"name": "get_weather", "parameters": parameters}]);
+    let with_tool = Ask {
+        prompt: PROMPT.to_owned(),
+        reasoning: true,
+        tool: Some(tool.clone()),
+        max_tokens: None,
+    };
+    let plain = Ask {
+        prompt: PROMPT.to_owned(),
+        ..Ask::default()
+    };
+
+    // OpenAI: chat completions and Responses, streamed and whole, with the tool and
+    // reasoning, and a plain streamed answer of each.
+    let mut requests = Vec::new();
+    for base in [server, proxy] {
+        let base_url = format!("http://{base}/v1");
+        for api in ["chat", "responses"] {
+            for stream in [true, false] {
+                requests.push(
+                    json!({"base_url": base_url, "prompt": PROMPT, "stream": stream,
+                    "api": api, "tools": tools, "reasoning": true, "include_usage": true}),
+                );
+            }
+            requests.push(
+                json!({"base_url": base_url, "prompt": PROMPT, "stream": true,
+                "api": api, "include_usage": true}),
+            );
+        }
+    }
+    let report = run_python_client(&python, "openai_client.py", &json!(requests)).await;
+    let results = report["results"].as_array().unwrap();
+    let arguments: Value = serde_json::from_str(&tool.arguments(PROMPT)).unwrap();
+    for (request, result) in requests.iter().zip(results) {
+        let what = format!(
+            "{} {} stream {}",
+            request["base_url"], request["api"], request["stream"]
+        );
+        assert!(result.get("error_type").is_none(), "{what}: {result}");
+        let ask = if request.get("tools").is_some() {
+            &with_tool
+        } else {
+            &plain
+        };
+        let usage = model::plan(ask, "").usage;
+        let expected_text = match &ask.tool {
+            Some(tool) => model::tool_preamble(PROMPT, &tool.name),
+            None => model::answer(PROMPT),
+        };
+        assert_eq!(result["text"], expected_text.as_str(), "{what}");
+        if ask.reasoning {
+            assert_eq!(result["reasoning"], model::reasoning(), "{what}");
+        }
+        let calls = result["calls"].as_array().unwrap();
+        assert_eq!(calls.len(), usize::from(ask.tool.is_some()), "{what}");
+        for call in calls {
+            assert!(call["id"].as_str().unwrap().starts_with("call_"), "{what}");
+            assert_eq!(call["name"], "get_weather", "{what}");
+            let got: Value = serde_json::from_str(call["arguments"].as_str().unwrap()).unwrap();
+            assert_eq!(got, arguments, "{what}");
+        }
+        let reasoning_tokens = usage.reasoning_tokens().unwrap_or(0);
+        if request["api"] == "chat" {
+            let finish = if ask.tool.is_some() {
+                "tool_calls"
+            } else {
+                "stop"
+            };
+            assert_eq!(result["finish_reasons"], json!([finish]), "{what}");
+            let mut expected = json!({
+                "prompt_tokens": usage.input_tokens(),
+                "completion_tokens": usage.output_tokens(),
+                "total_tokens": usage.total_tokens(),
+            });
+            if ask.reasoning {
+                expected["completion_tokens_details"] =
+                    json!({"reasoning_tokens": reasoning_tokens});
+            }
+            assert_eq!(result["usage"], expected, "{what}");
+        } else {
+            assert_eq!(result["status"], "completed", "{what}");
+            let got = &result["usage"];
+            assert_eq!(
+                (
+                    &got["input_tokens"],
+                    &got["output_tokens"],
+                    &got["output_tokens_details"]["reasoning_tokens"]
+                ),
+                (
+                    &json!(usage.input_tokens()),
+                    &json!(usage.output_tokens()),
+                    &json!(reasoning_tokens)
+                ),
+                "{what}"
+            );
+            if request["stream"] == true {
+                // The deltas as they came add up to the final response's text.
+                assert_eq!(result["streamed_text"], result["text"], "{what}");
+                assert_eq!(result["streamed_reasoning"], result["reasoning"], "{what}");
+                let types = result["event_types"].as_array().unwrap();
+                assert_eq!(types[0], "response.created", "{what}");
+                assert_eq!(types.last().unwrap(), "response.completed", "{what}");
+            }
+        }
+    }
+    // Streamed and whole answers of the same request say the same.
+    for pair in results.chunks(3) {
+        let (streamed, whole) = (&pair[0], &pair[1]);
+        for key in ["text", "reasoning", "usage"] {
+            assert_eq!(streamed[key], whole[key], "{key}");
+        }
+        let names = |result: &Value| -> Vec<Value> {
+            result["calls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|call| json!([call["name"], call["arguments"]]))
+                .collect()
+        };
+        assert_eq!(names(streamed), names(whole));
+    }
+
+    // Anthropic: a thinking block, a tool use and usage, streamed (through the SDK's
+    // accumulating helper) and whole, from the server and through the proxy.
+    let mut requests = Vec::new();
+    for base in [server, proxy] {
+        for stream in [true, false] {
+            requests.push(
+                json!({"base_url": format!("http://{base}"), "prompt": PROMPT,
+                "stream": stream, "tools": tools, "thinking": true}),
+            );
+        }
+    }
+    let report = run_python_client(&python, "anthropic_client.py", &json!(requests)).await;
+    let results = report["results"].as_array().unwrap();
+    let usage = model::plan(&with_tool, "").usage;
+    for (request, result) in requests.iter().zip(results) {
+        let what = format!("{} stream {}", request["base_url"], request["stream"]);
+        assert!(result.get("error_type").is_none(), "{what}: {result}");
+        assert_eq!(
+            result["block_types"],
+            json!(["thinking", "text", "tool_use"]),
+            "{what}"
+        );
+        assert_eq!(result["thinking"], model::reasoning(), "{what}");
+        assert_eq!(
+            result["final_text"],
+            model::tool_preamble(PROMPT, "get_weather").as_str(),
+            "{what}"
+        );
+        assert_eq!(result["text"], result["final_text"], "{what}");
+        assert_eq!(result["stop_reason"], "tool_use", "{what}");
+        let uses = result["tool_uses"].as_array().unwrap();
+        assert_eq!(uses.len(), 1);
+        assert_eq!(
+            (&uses[0]["name"], &uses[0]["input"]),
+            (&json!("get_weather"), &arguments),
+            "{what}"
+        );
+        assert_eq!(
+            result["usage"],
+            json!({"input_tokens": usage.input_tokens(), "output_tokens": usage.output_tokens()}),
+            "{what}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-//! A chat server on a simulated model: an OpenAI-compatible `POST /v1/chat/completions` and an
-//! Anthropic-compatible `POST /v1/messages` (streaming and not) whose flush policy each request
-//! chooses, and a page at `/` that streams the same answer under three policies side by side,
-//! so the lag and its fix can be seen.
+//! A chat server on a simulated model: OpenAI-compatible `POST /v1/chat/completions` and
+//! `POST /v1/responses` and an Anthropic-compatible `POST /v1/messages` (streaming and not)
+//! whose flush policy each request chooses, and a page at `/` that streams the same answer
+//! under three policies side by side, so the lag and its fix can be seen.
 //!
 //! ```text
 //! cargo run -p example-servers --bin chat-server
@@ -34,9 +34,17 @@
 //!   "fail_after": 10}`: the model's speed, and a failure mid-answer to see how errors arrive.
 //!
 //! With OpenAI's Python SDK, pass them as `extra_body={"tokenflush": {...}}`. The answer is
-//! deterministic: the question echoed, then a fixed text with accents, CJK and emoji, cut into
-//! byte pieces as byte-fallback tokenizers cut it. `max_tokens` cuts it short with
-//! `finish_reason: "length"`. Close a stream early and the server logs that the model stopped.
+//! deterministic: the question echoed (its first 200 characters), then a fixed text with
+//! accents, CJK and emoji, cut into byte pieces as byte-fallback tokenizers cut it. The APIs'
+//! own fields ask for more: reasoning first (`reasoning_effort`, `reasoning: {"effort"}`,
+//! `thinking: {"type": "enabled"}`), a call of the first of the request's `tools`, and usage in
+//! a chat completion stream (`stream_options: {"include_usage": true}`). `max_tokens` cuts the
+//! answer short with `finish_reason: "length"`. Close a stream early and the server logs that
+//! the model stopped.
+//!
+//! It serves with a 10 s deadline for request headers and a 30 s deadline (and 2 MiB limit)
+//! for request bodies, so clients that drip their requests cannot hold connections
+//! (`example_servers::serve`).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -47,6 +55,7 @@ use std::time::Duration;
 use example_servers::chat_server::resume::{self, Resume};
 use example_servers::chat_server::{self as app, Config};
 use example_servers::policy::PolicyConfig;
+use example_servers::serve::{serve, Limits};
 use tokenflush::resume::{MemoryStore, RedisStore, Relay, ResumeStore, StreamOptions};
 
 fn usage() -> &'static str {
@@ -173,7 +182,7 @@ async fn main() -> ExitCode {
         }
     };
     eprintln!(
-        "chat server on http://{address}/ (the demo page) and http://{address}/v1 (OpenAI API); \
+        "chat server on http://{address}/ (the demo page) and http://{address}/v1 (OpenAI and Anthropic APIs); \
          default policy {}, model at {} tokens/s",
         config.policy, config.simulation.tokens_per_second
     );
@@ -181,10 +190,7 @@ async fn main() -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    if let Err(error) = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
+    if let Err(error) = serve(listener, router, Limits::default(), shutdown).await {
         eprintln!("server error: {error}");
         return ExitCode::FAILURE;
     }

@@ -1,8 +1,8 @@
 //! Anthropic's messages API on the same simulated model: `POST /v1/messages`, streaming in the
 //! `AnthropicMessages` format (which Anthropic's SDKs read) or whole, with the same
-//! `"tokenflush"` and `"simulation"` extensions as the chat completions route.
-
-use std::sync::atomic::Ordering;
+//! `"tokenflush"` and `"simulation"` extensions as the chat completions route. `thinking:
+//! {"type": "enabled", …}` makes the model think first (a thinking block); `tools` make it call
+//! the first one (a `tool_use` block, stop reason `tool_use`).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,10 +13,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokenflush::sse::AnthropicMessages;
 
-use super::{model, resume, streamed, whole_text, AppState, Generation, Message};
+use super::{first_tool, prompt_of, resume, streamed, AppState, Ask, Generation, Message, Whole};
 use crate::policy::PolicyConfig;
 
-/// The part of a messages request the simulated model reads; other fields (system, tools,
+/// The part of a messages request the simulated model reads; other fields (system,
 /// temperature, …) are accepted and ignored.
 #[derive(Debug, Deserialize)]
 struct MessagesRequest {
@@ -25,6 +25,12 @@ struct MessagesRequest {
     messages: Vec<Message>,
     #[serde(default)]
     stream: bool,
+    /// `{"type": "enabled", "budget_tokens": N}` makes the model think first.
+    thinking: Option<Value>,
+    /// `[{"name", "input_schema"}]`: the model calls the first (server tools, which have a
+    /// `type` of their own, are ignored).
+    #[serde(default)]
+    tools: Vec<Value>,
     /// This server's extension: the flush policy for this request.
     tokenflush: Option<PolicyConfig>,
     /// This server's extension: the model's speed for this request.
@@ -53,9 +59,28 @@ pub(super) async fn messages(
         Ok(request) => request,
         Err(error) => return invalid_request(format!("invalid request body: {error}")),
     };
+    let tool = first_tool(&request.tools, |tool| {
+        if tool.get("type").is_some_and(|kind| kind != "custom") {
+            return None;
+        }
+        let name = tool.get("name")?.as_str()?;
+        Some((name, tool.get("input_schema").cloned().unwrap_or_default()))
+    });
+    let ask = prompt_of(&request.messages).and_then(|prompt| {
+        Ok(Ask {
+            prompt,
+            reasoning: request
+                .thinking
+                .as_ref()
+                .is_some_and(|thinking| thinking["type"] == "enabled"),
+            tool: tool?,
+            max_tokens: Some(request.max_tokens),
+        })
+    });
     let generation = match Generation::of(
         &state,
-        &request.messages,
+        &request.model,
+        ask,
         request.tokenflush,
         request.simulation,
     ) {
@@ -64,62 +89,22 @@ pub(super) async fn messages(
     };
 
     let resumable = request.resume && request.stream;
-    let id = if resumable {
-        resume::random_id("msg_")
-    } else {
-        format!("msg_{:06}", state.next_id.fetch_add(1, Ordering::Relaxed))
-    };
-    let (tokens, cut) = model::truncate(
-        model::tokenize(&model::answer(&generation.prompt)),
-        Some(request.max_tokens),
-    );
-    let output_tokens = tokens.len();
-    let input_tokens = model::tokenize(&generation.prompt).len() as u64;
-    let stop_reason = if cut { "max_tokens" } else { "end_turn" };
-    let tokens = model::generate(
-        id.clone(),
-        tokens,
-        &generation.simulation,
-        &state.generations,
-    );
-    eprintln!(
-        "{id}: {output_tokens} tokens at {} tokens/s, {}, {}",
-        generation.simulation.tokens_per_second,
-        generation.policy_config,
-        if request.stream { "streaming" } else { "whole" }
-    );
+    let id = state.id("msg_", resumable);
+    // Known before the first token: `message_start` carries it, as Anthropic's does.
+    let input_tokens = super::model::count_tokens(&generation.ask.prompt) as u64;
+    let (items, policy) = generation.start(&state, &id, request.stream);
 
     if request.stream {
-        let format = AnthropicMessages::new(id, request.model)
-            .with_input_tokens(input_tokens)
-            .with_stop_reason(stop_reason);
+        let format = AnthropicMessages::new(id, request.model).with_input_tokens(input_tokens);
         if resumable {
             let meta = resume::anthropic_meta(&format);
-            let chunks = resume::flushed(tokens, generation.policy);
+            let chunks = resume::flushed(items, policy);
             return resume::start(&state, &headers, chunks, meta, format).await;
         }
-        return streamed(&state, tokens, generation.policy, format);
+        return streamed(&state, items, policy, format);
     }
-
-    let text = match whole_text(tokens).await {
-        Ok(text) => text,
-        Err(error) => {
-            return api_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "api_error",
-                error.to_string(),
-            )
-        }
-    };
-    Json(json!({
-        "id": id,
-        "type": "message",
-        "role": "assistant",
-        "model": request.model,
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": stop_reason,
-        "stop_sequence": null,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
-    }))
-    .into_response()
+    match Whole::collect(items).await {
+        Ok(whole) => Json(whole.message(&id, &request.model)).into_response(),
+        Err(error) => api_error(StatusCode::INTERNAL_SERVER_ERROR, "api_error", error),
+    }
 }

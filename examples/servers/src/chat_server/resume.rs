@@ -30,8 +30,9 @@ use futures::{FutureExt, Stream};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use tokenflush::llm::Item;
 use tokenflush::resume::{last_event_id, MemoryStore, Relay, ResumeError, ResumeSse};
-use tokenflush::sse::{AnthropicMessages, Format, KeepAlive, OpenAiChat};
+use tokenflush::sse::{AnthropicMessages, Format, KeepAlive, OpenAiChat, OpenAiResponses};
 use tokenflush::Chunk;
 use tokio::sync::watch;
 
@@ -116,7 +117,8 @@ pub(super) fn random_id(prefix: &str) -> String {
     id
 }
 
-/// What another instance needs to build the same format: stored with the stream.
+/// What another instance needs to build the same format: stored with the stream. (The
+/// finish reason and usage are items of the stream itself.)
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(tag = "api", rename_all = "snake_case")]
 enum Meta {
@@ -124,13 +126,18 @@ enum Meta {
         id: String,
         model: String,
         created: u64,
-        finish_reason: String,
+        #[serde(default)]
+        include_usage: bool,
     },
     Anthropic {
         id: String,
         model: String,
         input_tokens: u64,
-        stop_reason: String,
+    },
+    Responses {
+        id: String,
+        model: String,
+        created_at: u64,
     },
 }
 
@@ -141,22 +148,22 @@ impl Meta {
                 id,
                 model,
                 created,
-                finish_reason,
+                include_usage,
             } => Box::new(
                 OpenAiChat::new(id, model)
                     .with_created(created)
-                    .with_finish_reason(finish_reason),
+                    .with_include_usage(include_usage),
             ),
             Meta::Anthropic {
                 id,
                 model,
                 input_tokens,
-                stop_reason,
-            } => Box::new(
-                AnthropicMessages::new(id, model)
-                    .with_input_tokens(input_tokens)
-                    .with_stop_reason(stop_reason),
-            ),
+            } => Box::new(AnthropicMessages::new(id, model).with_input_tokens(input_tokens)),
+            Meta::Responses {
+                id,
+                model,
+                created_at,
+            } => Box::new(OpenAiResponses::new(id, model).with_created_at(created_at)),
         }
     }
 }
@@ -171,12 +178,14 @@ fn format_of(meta: Option<&[u8]>) -> Box<dyn Format + Send> {
         )
 }
 
-pub(super) fn openai_meta(format: &OpenAiChat) -> String {
+/// The meta of a chat completions stream (`OpenAiChat` does not say whether it includes
+/// usage: the request does).
+pub(super) fn openai_meta(format: &OpenAiChat, include_usage: bool) -> String {
     let meta = Meta::Openai {
         id: format.id().to_owned(),
         model: format.model().to_owned(),
         created: format.created(),
-        finish_reason: format.finish_reason().to_owned(),
+        include_usage,
     };
     serde_json::to_string(&meta).expect("the meta serialises")
 }
@@ -186,7 +195,15 @@ pub(super) fn anthropic_meta(format: &AnthropicMessages) -> String {
         id: format.id().to_owned(),
         model: format.model().to_owned(),
         input_tokens: format.input_tokens(),
-        stop_reason: format.stop_reason().to_owned(),
+    };
+    serde_json::to_string(&meta).expect("the meta serialises")
+}
+
+pub(super) fn responses_meta(format: &OpenAiResponses) -> String {
+    let meta = Meta::Responses {
+        id: format.id().to_owned(),
+        model: format.model().to_owned(),
+        created_at: format.created_at(),
     };
     serde_json::to_string(&meta).expect("the meta serialises")
 }
@@ -195,7 +212,7 @@ pub(super) fn anthropic_meta(format: &AnthropicMessages) -> String {
 pub(super) async fn start<F>(
     state: &AppState,
     headers: &HeaderMap,
-    chunks: impl Stream<Item = Result<Chunk, ModelError>> + Send + 'static,
+    chunks: impl Stream<Item = Result<Item<Chunk>, ModelError>> + Send + 'static,
     meta: String,
     format: F,
 ) -> Response
@@ -312,11 +329,11 @@ impl<F: Format> Stream for Droppable<F> {
     }
 }
 
-/// The flushed chunks of the model, for the relay (it stores each and sends it on).
+/// The flushed items of the model, for the relay (it stores each and sends it on).
 pub(super) fn flushed(
-    tokens: impl Stream<Item = Result<Bytes, ModelError>> + Send + 'static,
+    items: impl Stream<Item = Result<Item<Bytes>, ModelError>> + Send + 'static,
     policy: Box<dyn tokenflush::policy::FlushPolicy + Send>,
-) -> impl Stream<Item = Result<Chunk, ModelError>> + Send + 'static {
+) -> impl Stream<Item = Result<Item<Chunk>, ModelError>> + Send + 'static {
     use tokenflush::TryFlushExt;
-    tokens.try_flush_with(policy)
+    items.try_flush_with(policy)
 }

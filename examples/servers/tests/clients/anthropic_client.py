@@ -1,9 +1,11 @@
-"""Reads the chat server's messages route with Anthropic's official Python SDK.
+"""Reads the messages route of the chat server (or the proxy) with Anthropic's official SDK.
 
 Run by tests/real_clients.rs as `python anthropic_client.py REQUESTS_JSON`, where
-REQUESTS_JSON is a list of {"base_url", "prompt", "stream", "extra_body"}. Prints a JSON list
-with, for each request, what the SDK returned (the text, the stop reason, the usage, the event
-types it read) or the error it raised, for the Rust test to compare with the expected answers.
+REQUESTS_JSON is a list of {"base_url", "prompt", "stream", "extra_body"} with optional
+"tools" (a list of {"name", "parameters"}) and "thinking" (true for a thinking block). Prints a
+JSON list with, for each request, what the SDK returned (the text, the thinking, the tool
+uses, the stop reason, the usage, the event types it read) or the error it raised, for the
+Rust test to compare with the expected answers.
 """
 
 import json
@@ -22,6 +24,12 @@ def run(request: dict) -> dict:
         messages=[{"role": "user", "content": request["prompt"]}],
         extra_body=request.get("extra_body", {}),
     )
+    if request.get("tools"):
+        arguments["tools"] = [
+            {"name": t["name"], "input_schema": t["parameters"]} for t in request["tools"]
+        ]
+    if request.get("thinking"):
+        arguments["thinking"] = {"type": "enabled", "budget_tokens": 1024}
     text, event_types = [], []
     try:
         if request["stream"]:
@@ -35,7 +43,7 @@ def run(request: dict) -> dict:
                 message = stream.get_final_message()
         else:
             message = client.messages.create(**arguments)
-            text.append(message.content[0].text)
+            text.extend(block.text for block in message.content if block.type == "text")
     except anthropic.APIError as error:
         # The text that arrived before the error, and the error the SDK raised.
         body = error.body if isinstance(error.body, dict) else {}
@@ -44,14 +52,23 @@ def run(request: dict) -> dict:
             "error_type": type(error).__name__,
             "error": body.get("error"),
         }
+    usage = {
+        "input_tokens": message.usage.input_tokens,
+        "output_tokens": message.usage.output_tokens,
+    }
     return {
+        "id": message.id,
         "text": "".join(text),
-        "final_text": "".join(block.text for block in message.content),
+        "final_text": "".join(b.text for b in message.content if b.type == "text"),
+        "thinking": "".join(b.thinking for b in message.content if b.type == "thinking"),
+        "tool_uses": [
+            {"id": b.id, "name": b.name, "input": b.input}
+            for b in message.content
+            if b.type == "tool_use"
+        ],
+        "block_types": [b.type for b in message.content],
         "stop_reason": message.stop_reason,
-        "usage": {
-            "input_tokens": message.usage.input_tokens,
-            "output_tokens": message.usage.output_tokens,
-        },
+        "usage": usage,
         "text_events": event_types.count("text"),
     }
 
