@@ -1063,3 +1063,24 @@ async fn errors_come_after_the_items_before_them_and_the_stream_goes_on() {
         "{shown:?}"
     );
 }
+
+#[test]
+fn a_body_of_pings_does_not_keep_the_task() {
+    use std::pin::pin;
+    use std::task::{Context, Poll};
+
+    use futures::Stream;
+    use tokenflush::sse::ParseSseExt;
+
+    // An always-ready body of Anthropic pings: events that decode to nothing.
+    let pings = stream::iter(std::iter::repeat_with(|| {
+        Ok::<_, std::io::Error>(&b"event: ping\ndata: {\"type\":\"ping\"}\n\n"[..])
+    }));
+    let mut items = pin!(pings.parse_items(Parser::new(), AnthropicMessages::default()));
+    let (wakes, waker) = support::CountingWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    for poll in 1..=3 {
+        assert!(matches!(items.as_mut().poll_next(&mut cx), Poll::Pending));
+        assert_eq!(wakes.wakes(), poll, "it asks to be polled again at once");
+    }
+}

@@ -12,6 +12,9 @@ use super::ParseSse;
 use crate::llm::Item;
 use crate::sse::{Decode, DecodeError};
 
+/// How many events one poll decodes at most before yielding to the executor.
+const POLL_BUDGET: usize = 64;
+
 pin_project! {
     /// Stream for [`parse_items`](super::ParseSseExt::parse_items): the items a [`Decode`]r
     /// reads from the events of a body — an OpenAI or Anthropic streaming response, or one of
@@ -110,7 +113,9 @@ where
     // | Pending        | Pending                                                         |
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
-        loop {
+        // Events that decode to nothing (pings) from an always-ready body must not keep the
+        // task here: after a bounded number, yield to the executor.
+        for _ in 0..POLL_BUDGET {
             if let Some(item) = this.ready.pop_front() {
                 return Poll::Ready(Some(Ok(item)));
             }
@@ -134,6 +139,8 @@ where
                 }
             }
         }
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
 
