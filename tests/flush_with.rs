@@ -404,6 +404,48 @@ async fn an_unbounded_latency_does_not_overflow() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn deadlines_up_to_thirty_years_away_fire() {
+    // Only a deadline more than thirty years away (Tokio's own "never") arms no timer.
+    const YEAR: Duration = Duration::from_secs(86_400 * 365);
+    for latency in [10 * YEAR, 30 * YEAR] {
+        let upstream = stream::iter(["a"]).chain(stream::pending());
+        let policy = TimeBounded::new(8, latency).with_immediate_first(false);
+        let mut chunks = pin!(upstream.flush_with(policy));
+        let start = Instant::now();
+        let chunk = tokio::time::timeout(latency + YEAR, chunks.next())
+            .await
+            .expect("the deadline fires")
+            .unwrap();
+        assert_eq!(
+            (chunk.as_str(), chunk.reason(), start.elapsed()),
+            ("a", FlushReason::Deadline, latency)
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ended_stream_leaves_no_timer_to_wake_it() {
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let policy = TimeBounded::new(8, 50 * MS).with_immediate_first(false);
+    let mut chunks = pin!(rx.flush_with(policy));
+    let (wakes, waker) = CountingWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    tx.unbounded_send("a").unwrap();
+    // "a" waits for its deadline: the timer is armed with this task's waker.
+    assert!(chunks.as_mut().poll_next(&mut cx).is_pending());
+    drop(tx);
+    let Poll::Ready(Some(chunk)) = chunks.as_mut().poll_next(&mut cx) else {
+        panic!("upstream ended: the remainder goes out");
+    };
+    assert_eq!((chunk.as_str(), chunk.reason()), ("a", FlushReason::End));
+    let woken = wakes.wakes();
+    // Past the old deadline: nothing is left to wake the task for.
+    tokio::time::sleep(100 * MS).await;
+    assert_eq!(wakes.wakes(), woken, "the timer ended with the stream");
+    assert!(chunks.as_mut().poll_next(&mut cx).is_ready());
+}
+
+#[tokio::test(start_paused = true)]
 async fn dropping_a_pending_next_loses_nothing() {
     let upstream = Scripted::new([tok("a"), tok("b"), ms(50), tok("c"), ms(50)]).bytes();
     let mut chunks = pin!(upstream.flush_with(FixedBatch::new(3)));

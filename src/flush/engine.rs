@@ -286,7 +286,7 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
         // always finds a chunk ready still yields to the other tasks of its runtime.
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
         let clock = PollClock::default();
-        if self.timer.is_armed() && self.timer.fired(|| clock.now()) {
+        if self.timer.fired(|| clock.now()) {
             self.watch.on_timer_fired();
         }
         let flushed = self.poll_items(cx, held, &mut poll_upstream, &clock);
