@@ -153,6 +153,24 @@ fn steady_state_costs_one_allocation_per_chunk_and_none_per_token() {
             "FixedBatch({batch}): {allocations} allocations for {count} chunks"
         );
     }
+    // Chunks of 32 KiB: the buffer keeps the capacity they need (up to 64 KiB) from one chunk
+    // to the next, so they too cost one allocation each.
+    let token: &'static str = Box::leak("x".repeat(1024).into_boxed_str());
+    let mut chunks =
+        futures::stream::iter(std::iter::repeat_n(token, 32 * 100)).flush_with(FixedBatch::new(32));
+    let (allocations, count) = allocations_during(|| {
+        let mut count = 0;
+        while let Poll::Ready(Some(chunk)) = poll(&mut chunks) {
+            assert_eq!(chunk.as_str().len(), 32 * 1024);
+            count += 1;
+        }
+        count
+    });
+    assert_eq!(count, 100);
+    assert!(
+        allocations <= count + 8,
+        "32 KiB chunks: {allocations} allocations for {count} chunks"
+    );
     let mut chunks = futures::stream::iter(tokens.clone()).flush_with(Immediate::new());
     let (allocations, count) = allocations_during(|| {
         let mut count = 0;
