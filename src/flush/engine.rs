@@ -371,7 +371,6 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
                     // A character left unfinished by the other kind's bytes cannot be completed
                     // by this kind's: it becomes U+FFFD, as `from_utf8_lossy` would make it.
                     let Ok(()) = self.decoder.finish(&mut self.text);
-                    self.stamp_completed();
                     return Some(FlushReason::Item);
                 }
                 let len = match content {
@@ -546,7 +545,6 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
         self.timer.clear();
         // A dangling partial character becomes one U+FFFD.
         let Ok(()) = self.decoder.finish(&mut self.text);
-        self.stamp_completed();
         let kind = self.kind;
         let chunk = self.flush(Cut::all(FlushReason::End), clock);
         if self.watch.is_enabled() {
@@ -555,14 +553,8 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
         chunk.map(|chunk| (kind, chunk))
     }
 
-    /// Text just completed by finishing the decoder counts from this poll.
-    fn stamp_completed(&mut self) {
-        if !self.text.is_empty() {
-            self.marks.arrived();
-        }
-    }
-
-    /// How long the oldest buffered text has waited.
+    /// How long the oldest buffered text has waited. Text completed during this poll has waited
+    /// nothing, nor has a U+FFFD made by finishing the decoder just before a flush.
     fn held_for(&self, clock: &PollClock) -> Duration {
         match self.marks.oldest() {
             Oldest::At(oldest) => clock.now().saturating_duration_since(oldest),
