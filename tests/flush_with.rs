@@ -13,7 +13,7 @@ use support::{collect_timed, ms, tok, CountingWaker, Scripted, Step};
 use tokenflush::policy::{
     BufferState, Coalesce, Decision, FixedBatch, FlushPolicy, Immediate, TimeBounded,
 };
-use tokenflush::{Chunk, FlushExt, FlushReason};
+use tokenflush::{Chunk, FlushExt, FlushReason, TryFlushExt};
 use tokio::time::Instant;
 
 const MS: Duration = Duration::from_millis(1);
@@ -769,4 +769,60 @@ async fn a_partial_flush_keeps_the_tail_with_its_own_tokens_and_age() {
             (18, "three", 2, FlushReason::Deadline, 10),
         ]
     );
+}
+
+/// Asks once, at two tokens, to flush the first `at` bytes.
+#[derive(Debug)]
+struct CutOnce {
+    at: usize,
+    asked: bool,
+}
+
+impl FlushPolicy for CutOnce {
+    fn decide(&mut self, state: &BufferState<'_>) -> Decision {
+        if state.token_count() >= 2 && !std::mem::replace(&mut self.asked, true) {
+            return Decision::FlushUpTo(self.at, FlushReason::Boundary);
+        }
+        Decision::Wait
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cut_inside_a_character_moves_back_to_its_start() {
+    let cases: [(&[&str], usize, &[(&str, FlushReason)]); 3] = [
+        // "é" is bytes 1..3 of "aéb": a cut at 2 goes back to 1.
+        (
+            &["aé", "b"],
+            2,
+            &[("a", FlushReason::Boundary), ("éb", FlushReason::End)],
+        ),
+        (
+            &["aé", "b"],
+            3,
+            &[("aé", FlushReason::Boundary), ("b", FlushReason::End)],
+        ),
+        // Back to the start of the text: no flush at all.
+        (&["é", "b"], 1, &[("éb", FlushReason::End)]),
+    ];
+    for (tokens, at, expected) in cases {
+        let policy = CutOnce { at, asked: false };
+        let chunks: Vec<Chunk> = stream::iter(tokens.iter().copied())
+            .flush_with(policy)
+            .collect()
+            .await;
+        let shown: Vec<_> = chunks.iter().map(|c| (c.as_str(), c.reason())).collect();
+        assert_eq!(shown, expected, "{tokens:?} cut at {at}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn size_hint_counts_an_item_held_behind_flushed_text() {
+    let upstream = stream::iter([Ok("a"), Err("boom")]);
+    let mut items = pin!(upstream.try_flush_with(FixedBatch::new(8)));
+    let first = items.next().await.unwrap().unwrap();
+    assert_eq!((first.as_str(), first.reason()), ("a", FlushReason::Error));
+    // Upstream has nothing left, but the error it gave waits behind the text.
+    assert_eq!(items.size_hint(), (0, Some(1)));
+    assert_eq!(items.next().await, Some(Err("boom")));
+    assert_eq!(items.size_hint(), (0, Some(0)));
 }
