@@ -52,7 +52,8 @@ impl LazyTimer {
     }
 
     /// Whether the timer, armed when the task last waited, has reached its deadline by `now`:
-    /// the wake-up this poll answers was (or coincided with) the timer's. Disarms it.
+    /// the wake-up this poll answers was (or coincided with) the timer's. Disarms it. Calls
+    /// `now` only for an armed timer, so a poll that waits for nothing reads no clock.
     pub(crate) fn fired(&mut self, now: impl FnOnce() -> Instant) -> bool {
         let fired = self.armed
             && self
@@ -63,11 +64,6 @@ impl LazyTimer {
             self.armed = false;
         }
         fired
-    }
-
-    /// Whether the timer will wake the task unless it is disarmed.
-    pub(crate) fn is_armed(&self) -> bool {
-        self.armed
     }
 
     /// Stops an armed timer from waking the task for a deadline that no longer matters (its

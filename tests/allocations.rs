@@ -65,7 +65,7 @@ fn poll<S: Stream + Unpin>(stream: &mut S) -> Poll<Option<S::Item>> {
 /// main thread.
 fn main() {
     let _profiler = dhat::Profiler::builder().testing().build();
-    let checks: [(&str, fn()); 3] = [
+    let checks: [(&str, fn()); 4] = [
         (
             "steady_state_costs_one_allocation_per_chunk_and_none_per_token",
             steady_state_costs_one_allocation_per_chunk_and_none_per_token,
@@ -77,6 +77,10 @@ fn main() {
         (
             "a_huge_token_does_not_leave_a_huge_buffer_behind",
             a_huge_token_does_not_leave_a_huge_buffer_behind,
+        ),
+        (
+            "a_trickle_of_tiny_tokens_does_not_leave_its_bookkeeping_behind",
+            a_trickle_of_tiny_tokens_does_not_leave_its_bookkeeping_behind,
         ),
     ];
     for (name, check) in checks {
@@ -153,6 +157,41 @@ fn steady_state_costs_one_allocation_per_chunk_and_none_per_token() {
             "FixedBatch({batch}): {allocations} allocations for {count} chunks"
         );
     }
+    // Chunks of 32 KiB: the buffer keeps the capacity they need (up to 64 KiB) from one chunk
+    // to the next, so they too cost one allocation each.
+    let token: &'static str = Box::leak("x".repeat(1024).into_boxed_str());
+    let mut chunks =
+        futures::stream::iter(std::iter::repeat_n(token, 32 * 100)).flush_with(FixedBatch::new(32));
+    let (allocations, count) = allocations_during(|| {
+        let mut count = 0;
+        while let Poll::Ready(Some(chunk)) = poll(&mut chunks) {
+            assert_eq!(chunk.as_str().len(), 32 * 1024);
+            count += 1;
+        }
+        count
+    });
+    assert_eq!(count, 100);
+    assert!(
+        allocations <= count + 8,
+        "32 KiB chunks: {allocations} allocations for {count} chunks"
+    );
+    // Owned tokens: the first of a chunk is taken as the buffer, and the text goes back to the
+    // reusable buffer when a second token joins it, instead of growing the token's own string.
+    let owned = futures::stream::iter((0..16 * 100).map(|_| String::from("token ")));
+    let mut chunks = owned.flush_with(FixedBatch::new(16));
+    let (allocations, count) = allocations_during(|| {
+        let mut count = 0;
+        while let Poll::Ready(Some(chunk)) = poll(&mut chunks) {
+            assert_eq!(chunk.token_count(), 16);
+            count += 1;
+        }
+        count
+    });
+    assert_eq!(count, 100);
+    assert!(
+        allocations <= 16 * count + count + 8,
+        "owned tokens: {allocations} allocations for {count} chunks of 16 tokens, each token one"
+    );
     let mut chunks = futures::stream::iter(tokens.clone()).flush_with(Immediate::new());
     let (allocations, count) = allocations_during(|| {
         let mut count = 0;
@@ -226,6 +265,51 @@ fn a_huge_token_does_not_leave_a_huge_buffer_behind() {
     assert!(
         kept < 128 * 1024,
         "{kept} bytes still held by the adapter after a {HUGE}-byte token went out"
+    );
+    drop(chunks);
+}
+
+/// Yields `left` one-byte tokens, one per poll (it is pending in between), then stays pending.
+struct Trickle {
+    left: usize,
+    ready: bool,
+}
+
+impl Stream for Trickle {
+    type Item = &'static str;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<&'static str>> {
+        if self.left == 0 || !std::mem::replace(&mut self.ready, false) {
+            self.ready = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.left -= 1;
+        Poll::Ready(Some("x"))
+    }
+}
+
+fn a_trickle_of_tiny_tokens_does_not_leave_its_bookkeeping_behind() {
+    // One mark per token and one per poll that brought text: 50 000 of each for one chunk.
+    const TOKENS: usize = 50_000;
+    let before = dhat::HeapStats::get().curr_bytes;
+    let upstream = Trickle {
+        left: TOKENS,
+        ready: true,
+    };
+    let mut chunks = upstream.flush_with(FixedBatch::new(TOKENS));
+    let chunk = loop {
+        if let Poll::Ready(Some(chunk)) = poll(&mut chunks) {
+            break chunk;
+        }
+    };
+    assert_eq!(chunk.token_count(), TOKENS);
+    drop(chunk);
+    // The buffer keeps 64 KiB, each list of marks 32 KiB.
+    let kept = dhat::HeapStats::get().curr_bytes - before;
+    assert!(
+        kept <= 160 * 1024,
+        "{kept} bytes still held by the adapter after {TOKENS} tokens in as many polls"
     );
     drop(chunks);
 }

@@ -13,7 +13,7 @@ use support::{collect_timed, ms, tok, CountingWaker, Scripted, Step};
 use tokenflush::policy::{
     BufferState, Coalesce, Decision, FixedBatch, FlushPolicy, Immediate, TimeBounded,
 };
-use tokenflush::{Chunk, FlushExt, FlushReason};
+use tokenflush::{Chunk, FlushExt, FlushReason, TryFlushExt};
 use tokio::time::Instant;
 
 const MS: Duration = Duration::from_millis(1);
@@ -404,6 +404,48 @@ async fn an_unbounded_latency_does_not_overflow() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn deadlines_up_to_thirty_years_away_fire() {
+    // Only a deadline more than thirty years away (Tokio's own "never") arms no timer.
+    const YEAR: Duration = Duration::from_secs(86_400 * 365);
+    for latency in [10 * YEAR, 30 * YEAR] {
+        let upstream = stream::iter(["a"]).chain(stream::pending());
+        let policy = TimeBounded::new(8, latency).with_immediate_first(false);
+        let mut chunks = pin!(upstream.flush_with(policy));
+        let start = Instant::now();
+        let chunk = tokio::time::timeout(latency + YEAR, chunks.next())
+            .await
+            .expect("the deadline fires")
+            .unwrap();
+        assert_eq!(
+            (chunk.as_str(), chunk.reason(), start.elapsed()),
+            ("a", FlushReason::Deadline, latency)
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ended_stream_leaves_no_timer_to_wake_it() {
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let policy = TimeBounded::new(8, 50 * MS).with_immediate_first(false);
+    let mut chunks = pin!(rx.flush_with(policy));
+    let (wakes, waker) = CountingWaker::new();
+    let mut cx = Context::from_waker(&waker);
+    tx.unbounded_send("a").unwrap();
+    // "a" waits for its deadline: the timer is armed with this task's waker.
+    assert!(chunks.as_mut().poll_next(&mut cx).is_pending());
+    drop(tx);
+    let Poll::Ready(Some(chunk)) = chunks.as_mut().poll_next(&mut cx) else {
+        panic!("upstream ended: the remainder goes out");
+    };
+    assert_eq!((chunk.as_str(), chunk.reason()), ("a", FlushReason::End));
+    let woken = wakes.wakes();
+    // Past the old deadline: nothing is left to wake the task for.
+    tokio::time::sleep(100 * MS).await;
+    assert_eq!(wakes.wakes(), woken, "the timer ended with the stream");
+    assert!(chunks.as_mut().poll_next(&mut cx).is_ready());
+}
+
+#[tokio::test(start_paused = true)]
 async fn dropping_a_pending_next_loses_nothing() {
     let upstream = Scripted::new([tok("a"), tok("b"), ms(50), tok("c"), ms(50)]).bytes();
     let mut chunks = pin!(upstream.flush_with(FixedBatch::new(3)));
@@ -727,4 +769,60 @@ async fn a_partial_flush_keeps_the_tail_with_its_own_tokens_and_age() {
             (18, "three", 2, FlushReason::Deadline, 10),
         ]
     );
+}
+
+/// Asks once, at two tokens, to flush the first `at` bytes.
+#[derive(Debug)]
+struct CutOnce {
+    at: usize,
+    asked: bool,
+}
+
+impl FlushPolicy for CutOnce {
+    fn decide(&mut self, state: &BufferState<'_>) -> Decision {
+        if state.token_count() >= 2 && !std::mem::replace(&mut self.asked, true) {
+            return Decision::FlushUpTo(self.at, FlushReason::Boundary);
+        }
+        Decision::Wait
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cut_inside_a_character_moves_back_to_its_start() {
+    let cases: [(&[&str], usize, &[(&str, FlushReason)]); 3] = [
+        // "é" is bytes 1..3 of "aéb": a cut at 2 goes back to 1.
+        (
+            &["aé", "b"],
+            2,
+            &[("a", FlushReason::Boundary), ("éb", FlushReason::End)],
+        ),
+        (
+            &["aé", "b"],
+            3,
+            &[("aé", FlushReason::Boundary), ("b", FlushReason::End)],
+        ),
+        // Back to the start of the text: no flush at all.
+        (&["é", "b"], 1, &[("éb", FlushReason::End)]),
+    ];
+    for (tokens, at, expected) in cases {
+        let policy = CutOnce { at, asked: false };
+        let chunks: Vec<Chunk> = stream::iter(tokens.iter().copied())
+            .flush_with(policy)
+            .collect()
+            .await;
+        let shown: Vec<_> = chunks.iter().map(|c| (c.as_str(), c.reason())).collect();
+        assert_eq!(shown, expected, "{tokens:?} cut at {at}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn size_hint_counts_an_item_held_behind_flushed_text() {
+    let upstream = stream::iter([Ok("a"), Err("boom")]);
+    let mut items = pin!(upstream.try_flush_with(FixedBatch::new(8)));
+    let first = items.next().await.unwrap().unwrap();
+    assert_eq!((first.as_str(), first.reason()), ("a", FlushReason::Error));
+    // Upstream has nothing left, but the error it gave waits behind the text.
+    assert_eq!(items.size_hint(), (0, Some(1)));
+    assert_eq!(items.next().await, Some(Err("boom")));
+    assert_eq!(items.size_hint(), (0, Some(0)));
 }

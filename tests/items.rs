@@ -134,12 +134,14 @@ proptest! {
 }
 
 #[tokio::test(start_paused = true)]
-async fn reasoning_and_answer_never_share_a_chunk() {
+async fn text_of_each_kind_merges_and_never_shares_a_chunk() {
     let items = stream::iter([
         Item::Reasoning("Let me"),
         Item::Reasoning(" think."),
         Item::Content("The answer"),
         Item::Content(" is 42."),
+        Item::Refusal("I can"),
+        Item::Refusal("not."),
         Item::Reasoning("Done."),
     ]);
     let out: Vec<Item<Chunk>> = items.flush_with(FixedBatch::new(100)).collect().await;
@@ -156,6 +158,7 @@ async fn reasoning_and_answer_never_share_a_chunk() {
         [
             ("reasoning", "Let me think.", FlushReason::Item),
             ("content", "The answer is 42.", FlushReason::Item),
+            ("refusal", "I cannot.", FlushReason::Item),
             ("reasoning", "Done.", FlushReason::End),
         ]
     );

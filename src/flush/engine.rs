@@ -267,7 +267,7 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
         // always finds a chunk ready still yields to the other tasks of its runtime.
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
         let clock = PollClock::default();
-        if self.core.timer.is_armed() && self.core.timer.fired(|| clock.now()) {
+        if self.core.timer.fired(|| clock.now()) {
             self.watch.on_timer_fired();
         }
         let flushed = self.poll_items(cx, held, &mut poll_upstream, &clock);
@@ -352,7 +352,6 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
                     // A character left unfinished by the other kind's bytes cannot be completed
                     // by this kind's: it becomes U+FFFD, as `from_utf8_lossy` would make it.
                     let Ok(()) = self.core.decoder.finish(&mut self.core.text);
-                    self.stamp_completed();
                     return Some(FlushReason::Item);
                 }
                 let len = match content {
@@ -527,7 +526,6 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
         self.core.timer.clear();
         // A dangling partial character becomes one U+FFFD.
         let Ok(()) = self.core.decoder.finish(&mut self.core.text);
-        self.stamp_completed();
         let kind = self.core.kind;
         let chunk = self.flush(Cut::all(FlushReason::End), clock);
         if self.watch.is_enabled() {
@@ -536,14 +534,8 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
         chunk.map(|chunk| (kind, chunk))
     }
 
-    /// Text just completed by finishing the decoder counts from this poll.
-    fn stamp_completed(&mut self) {
-        if !self.core.text.is_empty() {
-            self.core.marks.arrived();
-        }
-    }
-
-    /// How long the oldest buffered text has waited.
+    /// How long the oldest buffered text has waited. Text completed during this poll has waited
+    /// nothing, nor has a U+FFFD made by finishing the decoder just before a flush.
     fn held_for(&self, clock: &PollClock) -> Duration {
         match self.core.marks.oldest() {
             Oldest::At(oldest) => clock.now().saturating_duration_since(oldest),

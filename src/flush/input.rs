@@ -159,3 +159,16 @@ mod sealed {
 
     impl<T: crate::Token> Sealed for crate::llm::Item<T> {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_what_an_item_is_never_its_text() {
+        let text: Split<&str, Chunk> = Split::Text(Kind::CONTENT, "secret");
+        assert_eq!(format!("{text:?}"), "Text(Kind(Content), ..)");
+        let pass: Split<&str, Chunk> = Split::Pass(Chunk::new("secret").unwrap());
+        assert_eq!(format!("{pass:?}"), "Pass(..)");
+    }
+}

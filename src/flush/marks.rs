@@ -6,8 +6,9 @@ use tokio::time::Instant;
 
 use super::engine::Oldest;
 
-/// Entries kept between chunks; more (left by a flood of tiny tokens) are given back.
-const RETAINED_ENTRIES: usize = 4096;
+/// Bytes each list keeps between chunks; more (left by a flood of tiny tokens, or by text that
+/// trickled in over many polls) are given back.
+const RETAINED_BYTES: usize = 32 * 1024;
 
 /// The bookkeeping of one buffer: one entry per token, one per poll that brought text.
 #[derive(Debug, Default)]
@@ -35,8 +36,8 @@ impl Marks {
         self.ends.push(len);
     }
 
-    /// Text became complete during this poll (with the token just pushed, or by finishing the
-    /// decoder): its arrival is the poll's instant.
+    /// Text became complete during this poll, with the token just pushed: its arrival is the
+    /// poll's instant.
     #[inline(always)]
     pub(super) fn arrived(&mut self) {
         if !matches!(self.arrivals.last(), Some((_, Oldest::ThisPoll))) {
@@ -65,9 +66,8 @@ impl Marks {
     pub(super) fn clear(&mut self) {
         self.ends.clear();
         self.arrivals.clear();
-        if self.ends.capacity() > RETAINED_ENTRIES {
-            self.ends.shrink_to(RETAINED_ENTRIES);
-        }
+        give_back_excess(&mut self.ends);
+        give_back_excess(&mut self.arrivals);
     }
 
     /// The first `end` bytes of the buffer went out: returns how many tokens they held (those
@@ -92,6 +92,14 @@ impl Marks {
             self.arrivals.clear();
         }
         gone
+    }
+}
+
+/// Shrinks an emptied list that holds more than [`RETAINED_BYTES`].
+fn give_back_excess<T>(list: &mut Vec<T>) {
+    let retained = RETAINED_BYTES / size_of::<T>();
+    if list.capacity() > retained {
+        list.shrink_to(retained);
     }
 }
 

@@ -105,14 +105,16 @@ impl Adaptive {
     /// How many tokens the next chunk should hold at the pace seen so far.
     fn target(&self) -> usize {
         let max = self.max_tokens.get();
-        match self.gaps.average() {
-            None => max,
-            Some(gap) if gap.is_zero() => max,
-            Some(gap) => {
-                let fit = (self.max_latency / 2).as_nanos() / gap.as_nanos();
-                usize::try_from(fit).unwrap_or(max).clamp(1, max)
-            }
-        }
+        // Before two arrivals there is no pace: the largest chunk. Only gaps longer than zero
+        // are averaged, so the average is never zero; were it, the largest chunk again.
+        self.gaps
+            .average()
+            .and_then(|gap| {
+                (self.max_latency / 2)
+                    .as_nanos()
+                    .checked_div(gap.as_nanos())
+            })
+            .map_or(max, |fit| usize::try_from(fit).unwrap_or(max).clamp(1, max))
     }
 }
 
