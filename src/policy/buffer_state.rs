@@ -43,16 +43,6 @@ pub struct BufferState<'a> {
 impl<'a> BufferState<'a> {
     /// A state holding `text` made of `token_count` tokens, with no instants, as the first chunk
     /// of its stream, with upstream possibly ready.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::policy::BufferState;
-    ///
-    /// let state = BufferState::new("ab", 2);
-    /// assert_eq!((state.text(), state.token_count()), ("ab", 2));
-    /// assert_eq!(state.oldest(), None);
-    /// ```
     #[must_use]
     pub const fn new(text: &'a str, token_count: usize) -> Self {
         Self {
@@ -95,16 +85,6 @@ impl<'a> BufferState<'a> {
     }
 
     /// Sets the instant at which the oldest buffered text became complete.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokio::time::Instant;
-    /// use tokenflush::policy::BufferState;
-    ///
-    /// let t = Instant::now();
-    /// assert_eq!(BufferState::new("a", 1).with_oldest(t).oldest(), Some(t));
-    /// ```
     #[must_use]
     pub const fn with_oldest(mut self, oldest: Instant) -> Self {
         self.oldest = Some(oldest);
@@ -113,16 +93,6 @@ impl<'a> BufferState<'a> {
     }
 
     /// Sets the current instant, as read by the adapter.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokio::time::Instant;
-    /// use tokenflush::policy::BufferState;
-    ///
-    /// let t = Instant::now();
-    /// assert_eq!(BufferState::new("a", 1).with_now(t).now(), Some(t));
-    /// ```
     #[must_use]
     pub const fn with_now(mut self, now: Instant) -> Self {
         self.now = Some(now);
@@ -130,14 +100,6 @@ impl<'a> BufferState<'a> {
     }
 
     /// Sets how many chunks the stream has yielded before this buffer.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::policy::BufferState;
-    ///
-    /// assert!(!BufferState::new("a", 1).with_chunks_emitted(3).is_first_chunk());
-    /// ```
     #[must_use]
     pub const fn with_chunks_emitted(mut self, chunks_emitted: u64) -> Self {
         self.chunks_emitted = chunks_emitted;
@@ -145,14 +107,6 @@ impl<'a> BufferState<'a> {
     }
 
     /// Sets whether upstream had nothing ready when the policy was asked.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::policy::BufferState;
-    ///
-    /// assert!(BufferState::new("a", 1).with_upstream_idle(true).upstream_idle());
-    /// ```
     #[must_use]
     pub const fn with_upstream_idle(mut self, upstream_idle: bool) -> Self {
         self.upstream_idle = upstream_idle;
@@ -162,14 +116,6 @@ impl<'a> BufferState<'a> {
     /// The buffered text: complete characters only, never empty when the adapter asks.
     ///
     /// For policies that flush at word or sentence boundaries.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::policy::BufferState;
-    ///
-    /// assert!(BufferState::new("Hi.", 2).text().ends_with('.'));
-    /// ```
     #[must_use]
     pub const fn text(&self) -> &'a str {
         self.text
@@ -190,14 +136,6 @@ impl<'a> BufferState<'a> {
     }
 
     /// How many upstream tokens are buffered, counting the token just appended.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::policy::BufferState;
-    ///
-    /// assert_eq!(BufferState::new("abc", 3).token_count(), 3);
-    /// ```
     #[must_use]
     pub const fn token_count(&self) -> usize {
         self.token_count
@@ -211,16 +149,6 @@ impl<'a> BufferState<'a> {
     /// paused clock, off by the poll's duration — microseconds — on a real one). A policy that
     /// never asks costs no clock read. `None` when nothing is buffered, or in a state built with
     /// [`new`](Self::new) without [`with_oldest`](Self::with_oldest).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokio::time::Instant;
-    /// use tokenflush::policy::BufferState;
-    ///
-    /// let t = Instant::now();
-    /// assert_eq!(BufferState::new("a", 1).with_oldest(t).oldest(), Some(t));
-    /// ```
     #[must_use]
     pub fn oldest(&self) -> Option<Instant> {
         match self.clock {
@@ -232,14 +160,6 @@ impl<'a> BufferState<'a> {
     /// The current instant: from the adapter, the poll's instant (the clock is read once per
     /// poll, when first asked); in a state built with [`new`](Self::new), what
     /// [`with_now`](Self::with_now) set, if anything.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::policy::BufferState;
-    ///
-    /// assert_eq!(BufferState::new("a", 1).now(), None);
-    /// ```
     #[must_use]
     pub fn now(&self) -> Option<Instant> {
         match (self.now, self.clock) {
@@ -269,28 +189,12 @@ impl<'a> BufferState<'a> {
     }
 
     /// How many chunks the stream has yielded before this buffer.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::policy::BufferState;
-    ///
-    /// assert_eq!(BufferState::new("a", 1).with_chunks_emitted(2).chunks_emitted(), 2);
-    /// ```
     #[must_use]
     pub const fn chunks_emitted(&self) -> u64 {
         self.chunks_emitted
     }
 
     /// Whether this buffer will be the stream's first chunk (for time-to-first-token rules).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::policy::BufferState;
-    ///
-    /// assert!(BufferState::new("a", 1).is_first_chunk());
-    /// ```
     #[must_use]
     pub const fn is_first_chunk(&self) -> bool {
         self.chunks_emitted == 0
@@ -300,14 +204,6 @@ impl<'a> BufferState<'a> {
     ///
     /// The adapter asks once with `true` each time upstream goes quiet while text is buffered:
     /// a policy that coalesces only what arrives back to back flushes then.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::policy::BufferState;
-    ///
-    /// assert!(!BufferState::new("a", 1).upstream_idle());
-    /// ```
     #[must_use]
     pub const fn upstream_idle(&self) -> bool {
         self.upstream_idle

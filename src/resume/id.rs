@@ -48,15 +48,6 @@ impl StreamId {
     ///
     /// [`ResumeError::Unavailable`] if the operating system's random source fails (on Linux it
     /// cannot once the system has booted).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::resume::StreamId;
-    ///
-    /// assert_ne!(StreamId::random()?, StreamId::random()?);
-    /// # Ok::<(), tokenflush::resume::ResumeError>(())
-    /// ```
     pub fn random() -> Result<Self, ResumeError> {
         let mut bytes = [0; 16];
         getrandom::fill(&mut bytes).map_err(|error| ResumeError::Unavailable(Box::new(error)))?;

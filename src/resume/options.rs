@@ -56,14 +56,6 @@ impl Default for StreamOptions {
 
 impl StreamOptions {
     /// The defaults (see the table above).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::resume::StreamOptions;
-    ///
-    /// assert_eq!(StreamOptions::new(), StreamOptions::default());
-    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -74,17 +66,6 @@ impl StreamOptions {
     /// # Panics
     ///
     /// If `lease` is shorter than a millisecond.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// use tokenflush::resume::StreamOptions;
-    ///
-    /// let options = StreamOptions::new().with_lease(Duration::from_secs(3));
-    /// assert_eq!(options.lease(), Duration::from_secs(3));
-    /// ```
     #[track_caller]
     #[must_use]
     pub fn with_lease(mut self, lease: Duration) -> Self {
@@ -102,17 +83,6 @@ impl StreamOptions {
     /// # Panics
     ///
     /// If `ttl` is shorter than a millisecond.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// use tokenflush::resume::StreamOptions;
-    ///
-    /// let options = StreamOptions::new().with_live_ttl(Duration::from_secs(120));
-    /// assert_eq!(options.live_ttl(), Duration::from_secs(120));
-    /// ```
     #[track_caller]
     #[must_use]
     pub fn with_live_ttl(mut self, ttl: Duration) -> Self {
@@ -130,17 +100,6 @@ impl StreamOptions {
     /// # Panics
     ///
     /// If `ttl` is shorter than a millisecond.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// use tokenflush::resume::StreamOptions;
-    ///
-    /// let options = StreamOptions::new().with_finished_ttl(Duration::from_secs(30));
-    /// assert_eq!(options.finished_ttl(), Duration::from_secs(30));
-    /// ```
     #[track_caller]
     #[must_use]
     pub fn with_finished_ttl(mut self, ttl: Duration) -> Self {
@@ -157,14 +116,6 @@ impl StreamOptions {
     /// # Panics
     ///
     /// If `max_entries` is 0.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::resume::StreamOptions;
-    ///
-    /// assert_eq!(StreamOptions::new().with_max_entries(500).max_entries(), 500);
-    /// ```
     #[track_caller]
     #[must_use]
     pub fn with_max_entries(mut self, max_entries: usize) -> Self {
@@ -182,14 +133,6 @@ impl StreamOptions {
     /// # Panics
     ///
     /// If `max_bytes` is 0.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::resume::StreamOptions;
-    ///
-    /// assert_eq!(StreamOptions::new().with_max_bytes(4096).max_bytes(), 4096);
-    /// ```
     #[track_caller]
     #[must_use]
     pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {

@@ -201,17 +201,6 @@ impl RedisStore {
     /// # Panics
     ///
     /// If `timeout` is zero.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// use tokenflush::resume::RedisStore;
-    ///
-    /// let store = RedisStore::new("redis://127.0.0.1/")?.with_connect_timeout(Duration::from_millis(250));
-    /// # Ok::<(), tokenflush::resume::ResumeError>(())
-    /// ```
     #[track_caller]
     #[must_use]
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
@@ -230,17 +219,6 @@ impl RedisStore {
     /// # Panics
     ///
     /// If `timeout` is zero.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// use tokenflush::resume::RedisStore;
-    ///
-    /// let store = RedisStore::new("redis://127.0.0.1/")?.with_timeout(Duration::from_millis(200));
-    /// # Ok::<(), tokenflush::resume::ResumeError>(())
-    /// ```
     #[track_caller]
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -258,17 +236,6 @@ impl RedisStore {
     /// # Panics
     ///
     /// If `interval` is shorter than a millisecond.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    ///
-    /// use tokenflush::resume::RedisStore;
-    ///
-    /// let store = RedisStore::new("redis://127.0.0.1/")?.with_poll_interval(Duration::from_millis(500));
-    /// # Ok::<(), tokenflush::resume::ResumeError>(())
-    /// ```
     #[track_caller]
     #[must_use]
     pub fn with_poll_interval(mut self, interval: Duration) -> Self {
@@ -286,15 +253,6 @@ impl RedisStore {
     /// # Panics
     ///
     /// If `prefix` contains `{` or `}`, which would change the keys' hash slot.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::resume::RedisStore;
-    ///
-    /// let store = RedisStore::new("redis://127.0.0.1/")?.with_key_prefix("chat:resume");
-    /// # Ok::<(), tokenflush::resume::ResumeError>(())
-    /// ```
     #[track_caller]
     #[must_use]
     pub fn with_key_prefix(mut self, prefix: &str) -> Self {
@@ -313,15 +271,6 @@ impl RedisStore {
     /// # Panics
     ///
     /// If `max_followers` is 0.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::resume::RedisStore;
-    ///
-    /// let store = RedisStore::new("redis://127.0.0.1/")?.with_max_followers(32);
-    /// # Ok::<(), tokenflush::resume::ResumeError>(())
-    /// ```
     #[track_caller]
     #[must_use]
     pub fn with_max_followers(mut self, max_followers: usize) -> Self {
@@ -339,18 +288,6 @@ impl RedisStore {
     /// # Errors
     ///
     /// [`ResumeError::Unavailable`] or [`ResumeError::Timeout`].
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// use tokenflush::resume::RedisStore;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), tokenflush::resume::ResumeError> {
-    /// RedisStore::new("redis://127.0.0.1/")?.ping().await?;
-    /// # Ok(())
-    /// # }
-    /// ```
     pub async fn ping(&self) -> Result<(), ResumeError> {
         self.bounded(async {
             let mut connection = self.connection().await?;

@@ -165,17 +165,6 @@ impl Relay {
     /// A relay on `store`, with the default settings: grace period 30 s, append timeout
     /// 250 ms, heartbeat every third of the lease, `retry` 1 s, the store required at the
     /// start, and the default [`StreamOptions`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    ///
-    /// use tokenflush::resume::{MemoryStore, Relay};
-    ///
-    /// let relay = Relay::new(Arc::new(MemoryStore::new()));
-    /// # let _ = relay;
-    /// ```
     pub fn new(store: Arc<dyn ResumeStore>) -> Self {
         let options = StreamOptions::new();
         Self {
@@ -204,19 +193,6 @@ impl Relay {
 
     /// Sets the options of the streams this relay creates: lease, time-to-live, caps. The
     /// readers on this instance keep at most as much as the caps let the store keep.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use std::time::Duration;
-    ///
-    /// use tokenflush::resume::{MemoryStore, Relay, StreamOptions};
-    ///
-    /// let relay = Relay::new(Arc::new(MemoryStore::new()))
-    ///     .with_stream_options(StreamOptions::new().with_lease(Duration::from_secs(3)));
-    /// # let _ = relay;
-    /// ```
     #[must_use]
     pub fn with_stream_options(mut self, options: StreamOptions) -> Self {
         let settings = self.settings_mut();
@@ -229,18 +205,6 @@ impl Relay {
 
     /// Sets how long a generation runs on with no reader attached on this instance before it
     /// is cancelled (30 s by default).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use std::time::Duration;
-    ///
-    /// use tokenflush::resume::{MemoryStore, Relay};
-    ///
-    /// let relay = Relay::new(Arc::new(MemoryStore::new())).with_grace(Duration::from_secs(120));
-    /// # let _ = relay;
-    /// ```
     #[must_use]
     pub fn with_grace(mut self, grace: Duration) -> Self {
         self.settings_mut().grace = grace;
@@ -253,18 +217,6 @@ impl Relay {
     /// # Panics
     ///
     /// If `timeout` is zero.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use std::time::Duration;
-    ///
-    /// use tokenflush::resume::{MemoryStore, Relay};
-    ///
-    /// let relay = Relay::new(Arc::new(MemoryStore::new())).with_append_timeout(Duration::from_millis(50));
-    /// # let _ = relay;
-    /// ```
     #[track_caller]
     #[must_use]
     pub fn with_append_timeout(mut self, timeout: Duration) -> Self {
@@ -282,18 +234,6 @@ impl Relay {
     /// # Panics
     ///
     /// If `interval` is zero.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use std::time::Duration;
-    ///
-    /// use tokenflush::resume::{MemoryStore, Relay};
-    ///
-    /// let relay = Relay::new(Arc::new(MemoryStore::new())).with_heartbeat(Duration::from_secs(2));
-    /// # let _ = relay;
-    /// ```
     #[track_caller]
     #[must_use]
     pub fn with_heartbeat(mut self, interval: Duration) -> Self {
@@ -309,18 +249,6 @@ impl Relay {
 
     /// Sets the reconnection time sent to readers in the `retry:` field (1 s by default): how
     /// long a browser's `EventSource` waits before it reconnects.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use std::time::Duration;
-    ///
-    /// use tokenflush::resume::{MemoryStore, Relay};
-    ///
-    /// let relay = Relay::new(Arc::new(MemoryStore::new())).with_retry(Duration::from_millis(500));
-    /// # let _ = relay;
-    /// ```
     #[must_use]
     pub fn with_retry(mut self, retry: Duration) -> Self {
         self.settings_mut().retry = retry;
@@ -331,17 +259,6 @@ impl Relay {
     /// unreachable ([`ResumeError::Unavailable`] or [`ResumeError::Timeout`]) streams without
     /// resume — no ids, the model stopping when the reader goes away — instead of
     /// [`start`](Self::start) failing (the default).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    ///
-    /// use tokenflush::resume::{MemoryStore, Relay};
-    ///
-    /// let relay = Relay::new(Arc::new(MemoryStore::new())).with_optional_store(true);
-    /// # let _ = relay;
-    /// ```
     #[must_use]
     pub fn with_optional_store(mut self, optional: bool) -> Self {
         self.settings_mut().optional_store = optional;

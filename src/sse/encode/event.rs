@@ -62,15 +62,6 @@ impl Event {
     /// `"message"`.
     ///
     /// A line break in `event_type` makes [`to_bytes`](Self::to_bytes) fail.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::Event;
-    ///
-    /// let event = Event::default().event("done").data("");
-    /// assert_eq!(event.to_bytes().unwrap(), "event: done\ndata:\n\n");
-    /// ```
     #[must_use]
     pub fn event(mut self, event_type: impl Into<String>) -> Self {
         self.event_type = Some(event_type.into());
@@ -233,16 +224,6 @@ impl Event {
     /// # Errors
     ///
     /// An [`EventError`] if a field cannot be framed (see [`validate`](Self::validate)).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::Event;
-    ///
-    /// let frame = Event::default().data("Hello").to_bytes()?;
-    /// assert_eq!(frame, "data: Hello\n\n");
-    /// # Ok::<(), tokenflush::sse::EventError>(())
-    /// ```
     pub fn to_bytes(&self) -> Result<Bytes, EventError> {
         self.validate()?;
         let mut out = BytesMut::with_capacity(self.encoded_len());
@@ -324,15 +305,6 @@ impl Event {
 
 impl From<Chunk> for Event {
     /// A data-only event holding the chunk's text, moved rather than copied.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::{sse::Event, Chunk};
-    ///
-    /// let event = Event::from(Chunk::new("Hi").unwrap());
-    /// assert_eq!(event.to_bytes().unwrap(), "data: Hi\n\n");
-    /// ```
     fn from(chunk: Chunk) -> Self {
         Self::default().data(chunk.into_string())
     }

@@ -172,15 +172,6 @@ impl Default for AnthropicMessages {
 
 impl AnthropicMessages {
     /// The format for a message with this `id` (`msg_…`) and `model`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::AnthropicMessages;
-    ///
-    /// let format = AnthropicMessages::new("msg_1", "claude-sonnet-4-5");
-    /// assert_eq!((format.id(), format.model(), format.stop_reason()), ("msg_1", "claude-sonnet-4-5", "end_turn"));
-    /// ```
     #[must_use]
     pub fn new(id: impl Into<String>, model: impl Into<String>) -> Self {
         Self {
@@ -196,14 +187,6 @@ impl AnthropicMessages {
     }
 
     /// Sets the prompt's token count, reported in `message_start`'s usage.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::AnthropicMessages;
-    ///
-    /// assert_eq!(AnthropicMessages::new("m", "c").with_input_tokens(12).input_tokens(), 12);
-    /// ```
     #[must_use]
     pub fn with_input_tokens(mut self, input_tokens: u64) -> Self {
         self.input_tokens = input_tokens;
@@ -215,15 +198,6 @@ impl AnthropicMessages {
     ///
     /// A typed stream says why it finished; this default is for streams that cannot (a plain
     /// stream of chunks) and upstreams that do not.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::AnthropicMessages;
-    ///
-    /// let format = AnthropicMessages::new("m", "c").with_stop_reason("max_tokens");
-    /// assert_eq!(format.stop_reason(), "max_tokens");
-    /// ```
     #[must_use]
     pub fn with_stop_reason(mut self, stop_reason: impl Into<String>) -> Self {
         self.set_stop_reason(stop_reason);
@@ -250,42 +224,18 @@ impl AnthropicMessages {
 
     /// The message id: the one given to [`new`](Self::new), or the upstream's once an
     /// [`Item::Start`] named it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::AnthropicMessages;
-    ///
-    /// assert_eq!(AnthropicMessages::new("msg_7", "c").id(), "msg_7");
-    /// ```
     #[must_use]
     pub fn id(&self) -> &str {
         &self.id
     }
 
     /// The model name.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::AnthropicMessages;
-    ///
-    /// assert_eq!(AnthropicMessages::new("m", "claude").model(), "claude");
-    /// ```
     #[must_use]
     pub fn model(&self) -> &str {
         &self.model
     }
 
     /// The prompt's token count for `message_start`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::AnthropicMessages;
-    ///
-    /// assert_eq!(AnthropicMessages::new("m", "c").input_tokens(), 0);
-    /// ```
     #[must_use]
     pub fn input_tokens(&self) -> u64 {
         self.input_tokens
@@ -310,14 +260,6 @@ impl AnthropicMessages {
     }
 
     /// The default `stop_reason` of `message_delta`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::AnthropicMessages;
-    ///
-    /// assert_eq!(AnthropicMessages::new("m", "c").stop_reason(), "end_turn");
-    /// ```
     #[must_use]
     pub fn stop_reason(&self) -> &str {
         &self.stop_reason

@@ -125,16 +125,6 @@ impl Default for OpenAiChat {
 
 impl OpenAiChat {
     /// The format for a completion with this `id` (`chatcmpl-…`) and `model`, created now.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::OpenAiChat;
-    ///
-    /// let format = OpenAiChat::new("chatcmpl-1", "gpt-4o");
-    /// assert_eq!((format.id(), format.model(), format.finish_reason()), ("chatcmpl-1", "gpt-4o", "stop"));
-    /// assert!(format.created() > 1_700_000_000);
-    /// ```
     #[must_use]
     pub fn new(id: impl Into<String>, model: impl Into<String>) -> Self {
         let created = SystemTime::now()
@@ -153,14 +143,6 @@ impl OpenAiChat {
     }
 
     /// Sets `created`, in seconds since the Unix epoch.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::OpenAiChat;
-    ///
-    /// assert_eq!(OpenAiChat::new("c", "m").with_created(7).created(), 7);
-    /// ```
     #[must_use]
     pub fn with_created(mut self, created: u64) -> Self {
         self.created = created;
@@ -174,14 +156,6 @@ impl OpenAiChat {
     /// stream of chunks) and upstreams that do not. It can change while the stream runs,
     /// through [`EncodeSse::format_mut`](crate::sse::EncodeSse::format_mut) or
     /// [`set_finish_reason`](Self::set_finish_reason).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::OpenAiChat;
-    ///
-    /// assert_eq!(OpenAiChat::new("c", "m").with_finish_reason("length").finish_reason(), "length");
-    /// ```
     #[must_use]
     pub fn with_finish_reason(mut self, finish_reason: impl Into<String>) -> Self {
         self.set_finish_reason(finish_reason);
@@ -232,56 +206,24 @@ impl OpenAiChat {
 
     /// The completion id: the one given to [`new`](Self::new), or the upstream's once an
     /// [`Item::Start`] named it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::OpenAiChat;
-    ///
-    /// assert_eq!(OpenAiChat::new("chatcmpl-9", "m").id(), "chatcmpl-9");
-    /// ```
     #[must_use]
     pub fn id(&self) -> &str {
         &self.id
     }
 
     /// The model name.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::OpenAiChat;
-    ///
-    /// assert_eq!(OpenAiChat::new("c", "gpt-4o-mini").model(), "gpt-4o-mini");
-    /// ```
     #[must_use]
     pub fn model(&self) -> &str {
         &self.model
     }
 
     /// `created`, in seconds since the Unix epoch.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::OpenAiChat;
-    ///
-    /// assert_eq!(OpenAiChat::new("c", "m").with_created(1).created(), 1);
-    /// ```
     #[must_use]
     pub fn created(&self) -> u64 {
         self.created
     }
 
     /// The default `finish_reason`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::OpenAiChat;
-    ///
-    /// assert_eq!(OpenAiChat::new("c", "m").finish_reason(), "stop");
-    /// ```
     #[must_use]
     pub fn finish_reason(&self) -> &str {
         &self.finish_reason

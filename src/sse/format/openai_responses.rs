@@ -190,14 +190,6 @@ impl OpenAiResponses {
     }
 
     /// Sets `created_at`, in seconds since the Unix epoch.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::OpenAiResponses;
-    ///
-    /// assert_eq!(OpenAiResponses::new("r", "m").with_created_at(7).created_at(), 7);
-    /// ```
     #[must_use]
     pub fn with_created_at(mut self, created_at: u64) -> Self {
         self.created_at = created_at;
@@ -206,42 +198,18 @@ impl OpenAiResponses {
 
     /// The response id: the one given to [`new`](Self::new), or the upstream's once an
     /// [`Item::Start`] named it.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::OpenAiResponses;
-    ///
-    /// assert_eq!(OpenAiResponses::new("resp_9", "m").id(), "resp_9");
-    /// ```
     #[must_use]
     pub fn id(&self) -> &str {
         &self.id
     }
 
     /// The model name.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::OpenAiResponses;
-    ///
-    /// assert_eq!(OpenAiResponses::new("r", "gpt-5-mini").model(), "gpt-5-mini");
-    /// ```
     #[must_use]
     pub fn model(&self) -> &str {
         &self.model
     }
 
     /// `created_at`, in seconds since the Unix epoch.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::OpenAiResponses;
-    ///
-    /// assert_eq!(OpenAiResponses::new("r", "m").with_created_at(1).created_at(), 1);
-    /// ```
     #[must_use]
     pub fn created_at(&self) -> u64 {
         self.created_at

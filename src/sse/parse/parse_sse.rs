@@ -94,60 +94,21 @@ impl<S> ParseSse<S> {
     }
 
     /// The upstream stream.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futures::Stream as _;
-    /// use tokenflush::sse::{ParseSseExt, Parser};
-    ///
-    /// let events = futures::stream::iter([Ok::<_, ()>("data: x\n\n")]).parse_sse(Parser::new());
-    /// assert_eq!(events.get_ref().size_hint(), (1, Some(1)));
-    /// ```
     pub fn get_ref(&self) -> &S {
         &self.upstream
     }
 
     /// The upstream stream, mutably. Bytes pulled from it directly are not parsed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::{ParseSseExt, Parser};
-    ///
-    /// let mut events = futures::stream::iter([Ok::<_, ()>("data: x\n\n")]).parse_sse(Parser::new());
-    /// let _upstream = events.get_mut();
-    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.upstream
     }
 
     /// The pinned upstream stream, mutably.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::{ParseSseExt, Parser};
-    ///
-    /// let body = futures::stream::iter([Ok::<_, ()>("data: x\n\n")]);
-    /// let mut events = Box::pin(body.parse_sse(Parser::new()));
-    /// let _upstream = events.as_mut().get_pin_mut();
-    /// ```
     pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut S> {
         self.project().upstream
     }
 
     /// The upstream stream and the parser, with whatever it holds.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::{ParseSseExt, Parser};
-    ///
-    /// let body = futures::stream::iter([Ok::<_, ()>("data: x\n\n")]);
-    /// let (_upstream, parser) = body.parse_sse(Parser::new()).into_inner();
-    /// assert_eq!(parser.comment_count(), 0);
-    /// ```
     pub fn into_inner(self) -> (S, Parser) {
         (self.upstream, self.parser)
     }

@@ -453,28 +453,12 @@ impl Parser {
     }
 
     /// The longest line the parser keeps, in bytes.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::Parser;
-    ///
-    /// assert_eq!(Parser::new().with_max_line_len(80).max_line_len(), 80);
-    /// ```
     #[must_use]
     pub fn max_line_len(&self) -> usize {
         self.max_line_len
     }
 
     /// The most data an event may carry, in bytes.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::Parser;
-    ///
-    /// assert_eq!(Parser::new().with_max_event_size(1024).max_event_size(), 1024);
-    /// ```
     #[must_use]
     pub fn max_event_size(&self) -> usize {
         self.max_event_size
@@ -997,15 +981,6 @@ pub struct ParsedEvent {
 impl ParsedEvent {
     /// An event of type `"message"` with `data`, no last event id and no retry; the `with_*`
     /// methods set the rest. For tests and fixtures: the parser builds its events itself.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::ParsedEvent;
-    ///
-    /// let event = ParsedEvent::new("hi");
-    /// assert_eq!((event.event_type(), event.data(), event.last_event_id()), ("message", "hi", ""));
-    /// ```
     #[must_use]
     pub fn new(data: impl Into<String>) -> Self {
         Self {
@@ -1033,14 +1008,6 @@ impl ParsedEvent {
     }
 
     /// Sets the last event id.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::ParsedEvent;
-    ///
-    /// assert_eq!(ParsedEvent::new("").with_last_event_id("9").last_event_id(), "9");
-    /// ```
     #[must_use]
     pub fn with_last_event_id(mut self, last_event_id: impl Into<String>) -> Self {
         self.last_event_id = event_id(last_event_id.into());
@@ -1048,16 +1015,6 @@ impl ParsedEvent {
     }
 
     /// Sets the retry the event carried.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tokenflush::sse::ParsedEvent;
-    ///
-    /// let event = ParsedEvent::new("").with_retry(Duration::from_secs(1));
-    /// assert_eq!(event.retry(), Some(Duration::from_secs(1)));
-    /// ```
     #[must_use]
     pub fn with_retry(mut self, retry: Duration) -> Self {
         self.retry = Some(retry);
@@ -1099,14 +1056,6 @@ impl ParsedEvent {
     }
 
     /// The data, without copying.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use tokenflush::sse::ParsedEvent;
-    ///
-    /// assert_eq!(ParsedEvent::new("x").into_data(), "x");
-    /// ```
     #[must_use]
     pub fn into_data(self) -> String {
         self.data
