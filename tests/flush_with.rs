@@ -787,9 +787,16 @@ impl FlushPolicy for CutOnce {
     }
 }
 
+/// Tokens, where the policy cuts, and the chunks expected.
+type CutCase = (
+    &'static [&'static str],
+    usize,
+    &'static [(&'static str, FlushReason)],
+);
+
 #[tokio::test(start_paused = true)]
 async fn a_cut_inside_a_character_moves_back_to_its_start() {
-    let cases: [(&[&str], usize, &[(&str, FlushReason)]); 3] = [
+    let cases: [CutCase; 3] = [
         // "é" is bytes 1..3 of "aéb": a cut at 2 goes back to 1.
         (
             &["aé", "b"],
