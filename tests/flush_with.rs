@@ -87,6 +87,24 @@ async fn fixed_batch_holds_exactly_n_tokens_then_the_remainder() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_byte_cap_holds_text_up_to_the_cap_itself() {
+    let chunks: Vec<(String, FlushReason)> = stream::iter(["ab", "cd", "e"])
+        .flush_with(FixedBatch::new(100))
+        .with_max_buffered(4)
+        .map(|chunk| (chunk.as_str().to_owned(), chunk.reason()))
+        .collect()
+        .await;
+    // "abcd" is exactly the cap and stays; "e" would pass it, so "abcd" goes out first.
+    assert_eq!(
+        chunks,
+        [
+            ("abcd".to_owned(), FlushReason::Bytes),
+            ("e".to_owned(), FlushReason::End)
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn fixed_batch_waits_as_long_as_upstream_does() {
     let upstream = Scripted::new([tok("a"), ms(500), tok("b"), ms(700), tok("c")]).bytes();
     let chunks = collect_timed(upstream.flush_with(FixedBatch::new(2)), Instant::now()).await;

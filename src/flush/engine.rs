@@ -227,11 +227,6 @@ impl<P, O: FlushObserver> Engine<P, O> {
         self.core.marks.clear();
         self.core.deadline = None;
     }
-
-    /// Whether anything is buffered: complete text, or bytes of a character not yet complete.
-    fn holds_text(&self) -> bool {
-        !self.core.text.is_empty() || self.core.decoder.has_pending()
-    }
 }
 
 impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
@@ -348,9 +343,10 @@ impl<P: FlushPolicy, O: FlushObserver> Engine<P, O> {
                 None
             }
             Peek::Text(kind, content) => {
-                if kind != self.core.kind && self.holds_text() {
+                if kind != self.core.kind {
                     // A character left unfinished by the other kind's bytes cannot be completed
                     // by this kind's: it becomes U+FFFD, as `from_utf8_lossy` would make it.
+                    // With nothing held, the flush ahead yields no chunk.
                     let Ok(()) = self.core.decoder.finish(&mut self.core.text);
                     return Some(FlushReason::Item);
                 }
