@@ -851,3 +851,24 @@ async fn size_hint_counts_an_item_held_behind_flushed_text() {
     assert_eq!(items.next().await, Some(Err("boom")));
     assert_eq!(items.size_hint(), (0, Some(0)));
 }
+
+#[cfg(feature = "graphemes")]
+#[tokio::test(start_paused = true)]
+async fn whole_graphemes_are_off_unless_asked_for() {
+    let tokens = ["👩", "\u{200D}💻", "e", "\u{301}"];
+    let plain: Vec<String> = stream::iter(tokens)
+        .flush_with(Immediate::new())
+        .map(String::from)
+        .collect()
+        .await;
+    assert_eq!(plain, tokens, "each token at once, half-built or not");
+    let whole: Vec<String> = stream::iter(tokens)
+        .flush_with(Immediate::new())
+        .with_whole_graphemes(true)
+        .map(String::from)
+        .collect()
+        .await;
+    // 👩 and 💻 may be extended (by a joiner, a skin tone) and wait; "e" goes out with them; the
+    // lone combining mark might be followed by another and waits for the end.
+    assert_eq!(whole, ["👩\u{200D}💻e", "\u{301}"]);
+}
