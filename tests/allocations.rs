@@ -175,6 +175,32 @@ fn steady_state_costs_one_allocation_per_chunk_and_none_per_token() {
         allocations <= count + 8,
         "32 KiB chunks: {allocations} allocations for {count} chunks"
     );
+    // Chunks of 2,000 one-byte tokens: the per-token marks keep the capacity they need (up to
+    // 32 KiB, 4,096 tokens) from one chunk to the next, so these chunks too cost one allocation
+    // each.
+    let mut chunks = futures::stream::iter(std::iter::repeat_n("x", 2000 * 100))
+        .flush_with(FixedBatch::new(2000));
+    let (allocations, count) = allocations_during(|| {
+        let mut count = 0;
+        // The adapter yields to the executor after 64 tokens: poll again until the end.
+        loop {
+            match poll(&mut chunks) {
+                Poll::Ready(Some(chunk)) => {
+                    assert_eq!(chunk.token_count(), 2000);
+                    count += 1;
+                }
+                Poll::Ready(None) => break,
+                Poll::Pending => {}
+            }
+        }
+        count
+    });
+    assert_eq!(count, 100);
+    // The buffer and the marks grow by doubling during the first chunk (about 20 times).
+    assert!(
+        allocations <= count + 24,
+        "chunks of 2,000 tokens: {allocations} allocations for {count} chunks"
+    );
     // Owned tokens: the first of a chunk is taken as the buffer, and the text goes back to the
     // reusable buffer when a second token joins it, instead of growing the token's own string.
     let owned = futures::stream::iter((0..16 * 100).map(|_| String::from("token ")));
