@@ -1,8 +1,9 @@
 //! The end-to-end load benchmark: thousands of concurrent streaming clients over real
 //! HTTP/1.1 connections on loopback, against a server that streams a simulated model's tokens
-//! four ways, one after another in the same run: axum's own `Sse` with one event per token
-//! (the anchor: what servers ship today), and tokenflush's `encode_sse` response under `Immediate`,
-//! `TimeBounded::new(4, 50ms)` and `FixedBatch::new(25)`.
+//! in several configurations, one after another in the same run: axum's own `Sse` with one
+//! event per token (the anchor: what servers ship today), and tokenflush's `encode_sse`
+//! response under `Immediate`, `TimeBounded::new(4, 50ms)` (plain and anticipating),
+//! `Adaptive::new(50ms)` and `FixedBatch::new(25)`.
 //!
 //! ```text
 //! cargo run --release -p example-servers --bin load -- --streams 1000,10000
@@ -21,8 +22,9 @@
 //!
 //! Flags: `--streams 1000,10000` (the numbers of concurrent streams), `--tokens 250` (per
 //! stream), `--tokens-per-second 50` (per stream), `--jitter 0.5`, `--ramp-ms 2000` (streams
-//! start staggered over this time), `--routes axum,immediate,time_bounded,fixed_batch`,
-//! `--no-idle` (skip the memory measurement).
+//! start staggered over this time),
+//! `--routes axum,immediate,time_bounded,anticipating,adaptive,fixed_batch`, `--no-idle` (skip
+//! the memory measurement).
 //!
 //! `--redis redis://127.0.0.1:6379/` adds the configuration `time_bounded_redis`:
 //! `TimeBounded(4, 50ms)` through a resumable generation (`resume::Relay`) whose every chunk
@@ -72,7 +74,8 @@ struct Options {
 
 fn usage() -> &'static str {
     "usage: load [--streams 1000,10000] [--tokens 250] [--tokens-per-second 50] [--jitter 0.5]\n\
-     \x20           [--ramp-ms 2000] [--routes axum,immediate,time_bounded,fixed_batch] [--no-idle]\n\
+     \x20           [--ramp-ms 2000] [--routes axum,immediate,time_bounded,anticipating,adaptive,fixed_batch]\n\
+     \x20           [--no-idle]\n\
      \x20           [--redis redis://127.0.0.1:6379/]"
 }
 
