@@ -69,11 +69,45 @@ impl Scan {
             *self = Self::new(self.boundary);
         }
         let start = self.scanned;
-        for (at, c) in text[start..].char_indices() {
-            let end = start + at + c.len_utf8();
-            if self.ends_after(c) {
-                self.last = Some(end);
+        let new = &text[start..];
+        let found = match self.boundary {
+            // Only the last boundary matters, and none of these depends on what came before:
+            // look back from the end and stop at the first one.
+            Boundary::Line => new
+                .as_bytes()
+                .iter()
+                .rposition(|&byte| byte == b'\n')
+                .map(|at| at + 1),
+            Boundary::Word => new
+                .char_indices()
+                .rev()
+                .find(|&(_, c)| c.is_whitespace() || is_clause_punctuation(c))
+                .map(|(at, c)| at + c.len_utf8()),
+            // Whether a space ends a sentence depends on what came before it: look forward.
+            Boundary::Sentence => {
+                let mut found = None;
+                let bytes = new.as_bytes();
+                let mut at = 0;
+                while let Some(&byte) = bytes.get(at) {
+                    // ASCII, nearly all of most text, needs no decoding.
+                    let c = if byte.is_ascii() {
+                        char::from(byte)
+                    } else {
+                        new[at..]
+                            .chars()
+                            .next()
+                            .unwrap_or(char::REPLACEMENT_CHARACTER)
+                    };
+                    at += c.len_utf8();
+                    if self.ends_sentence_after(c) {
+                        found = Some(at);
+                    }
+                }
+                found
             }
+        };
+        if let Some(end) = found {
+            self.last = Some(start + end);
         }
         self.scanned = text.len();
         self.last
@@ -91,21 +125,17 @@ impl Scan {
         }
     }
 
-    fn ends_after(&mut self, c: char) -> bool {
-        match self.boundary {
-            Boundary::Line => c == '\n',
-            Boundary::Word => c.is_whitespace() || is_clause_punctuation(c),
-            Boundary::Sentence => {
-                let boundary = matches!(c, '\n' | '。' | '！' | '？')
-                    || (c.is_whitespace() && self.after_terminal);
-                self.after_terminal = match c {
-                    '.' | '!' | '?' | '…' => true,
-                    '"' | '\'' | '”' | '’' | ')' | ']' | '»' => self.after_terminal,
-                    _ => false,
-                };
-                boundary
-            }
-        }
+    /// Whether a sentence ends after `c`, given the characters before it.
+    #[inline(always)]
+    fn ends_sentence_after(&mut self, c: char) -> bool {
+        let boundary =
+            matches!(c, '\n' | '。' | '！' | '？') || (c.is_whitespace() && self.after_terminal);
+        self.after_terminal = match c {
+            '.' | '!' | '?' | '…' => true,
+            '"' | '\'' | '”' | '’' | ')' | ']' | '»' => self.after_terminal,
+            _ => false,
+        };
+        boundary
     }
 }
 
@@ -153,6 +183,55 @@ mod tests {
             Some("終わり。".len())
         );
         assert_eq!(last(Boundary::Word, &["abc"]), None);
+    }
+
+    /// The last boundary of `text`, looking at every character from the start.
+    fn last_by_reference(boundary: Boundary, text: &str) -> Option<usize> {
+        let mut after_terminal = false;
+        let mut last = None;
+        for (at, c) in text.char_indices() {
+            let ends = match boundary {
+                Boundary::Line => c == '\n',
+                Boundary::Word => c.is_whitespace() || is_clause_punctuation(c),
+                Boundary::Sentence => {
+                    let ends = matches!(c, '\n' | '。' | '！' | '？')
+                        || (c.is_whitespace() && after_terminal);
+                    after_terminal = match c {
+                        '.' | '!' | '?' | '…' => true,
+                        '"' | '\'' | '”' | '’' | ')' | ']' | '»' => after_terminal,
+                        _ => false,
+                    };
+                    ends
+                }
+            };
+            if ends {
+                last = Some(at + c.len_utf8());
+            }
+        }
+        last
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_scan_finds_what_a_full_look_finds(
+            pieces in proptest::collection::vec(
+                proptest::string::string_regex("[a .!?\"”)\n\t\u{a0}\u{3000}、。é？]{0,6}").unwrap(),
+                0..12,
+            ),
+        ) {
+            for boundary in [Boundary::Word, Boundary::Sentence, Boundary::Line] {
+                let mut scan = Scan::new(boundary);
+                let mut text = String::new();
+                for piece in &pieces {
+                    text.push_str(piece);
+                    proptest::prop_assert_eq!(
+                        scan.last_in(&text),
+                        last_by_reference(boundary, &text),
+                        "{:?} in {:?}", boundary, text
+                    );
+                }
+            }
+        }
     }
 
     #[test]
