@@ -235,6 +235,15 @@ mod tests {
     }
 
     #[test]
+    fn a_buffer_shorter_than_the_one_followed_starts_the_scan_again() {
+        // A policy asked about states built by hand, not one growing buffer.
+        let mut scan = Scan::new(Boundary::Word);
+        assert_eq!(scan.last_in("one two three"), Some(8));
+        assert_eq!(scan.last_in("a b"), Some(2));
+        assert_eq!(scan.last_in("ab"), None);
+    }
+
+    #[test]
     fn a_flush_moves_the_boundaries_with_the_text() {
         let mut scan = Scan::new(Boundary::Word);
         assert_eq!(scan.last_in("one two thr"), Some(8));
