@@ -250,5 +250,15 @@ mod tests {
         scan.flushed(8);
         assert_eq!(scan.last_in("thr"), None);
         assert_eq!(scan.last_in("three "), Some(6));
+        // A flush short of the last boundary keeps it, moved.
+        let mut scan = Scan::new(Boundary::Word);
+        assert_eq!(scan.last_in("one two thr"), Some(8));
+        scan.flushed(4);
+        assert_eq!(scan.last_in("two thr"), Some(4));
+        // A sentence's end that went out ends nothing in the buffer after it.
+        let mut scan = Scan::new(Boundary::Sentence);
+        assert_eq!(scan.last_in("Hi."), None);
+        scan.flushed(3);
+        assert_eq!(scan.last_in(" there"), None);
     }
 }
