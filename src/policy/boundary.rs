@@ -89,15 +89,23 @@ impl Scan {
                 let bytes = new.as_bytes();
                 let mut at = 0;
                 while let Some(&byte) = bytes.get(at) {
-                    // ASCII, nearly all of most text, needs no decoding.
-                    let c = if byte.is_ascii() {
-                        char::from(byte)
-                    } else {
-                        new[at..]
-                            .chars()
-                            .next()
-                            .unwrap_or(char::REPLACEMENT_CHARACTER)
-                    };
+                    // ASCII, nearly all of most text, by its class in a table: no decoding and
+                    // no branch on which character it is.
+                    if byte.is_ascii() {
+                        let class = ASCII_SENTENCE_CLASS[usize::from(byte)];
+                        let ends = class == LINE_FEED || (class == SPACE && self.after_terminal);
+                        self.after_terminal =
+                            class == TERMINAL || (class == CLOSER && self.after_terminal);
+                        at += 1;
+                        if ends {
+                            found = Some(at);
+                        }
+                        continue;
+                    }
+                    let c = new[at..]
+                        .chars()
+                        .next()
+                        .unwrap_or(char::REPLACEMENT_CHARACTER);
                     at += c.len_utf8();
                     if self.ends_sentence_after(c) {
                         found = Some(at);
@@ -138,6 +146,30 @@ impl Scan {
         boundary
     }
 }
+
+/// Classes of ASCII characters for sentences, as [`Scan::ends_sentence_after`] sees them.
+const OTHER: u8 = 0;
+const LINE_FEED: u8 = 1;
+const SPACE: u8 = 2;
+const TERMINAL: u8 = 3;
+const CLOSER: u8 = 4;
+
+const ASCII_SENTENCE_CLASS: [u8; 128] = {
+    let mut classes = [OTHER; 128];
+    let mut byte = 0;
+    while byte < 128 {
+        let c = byte as u8 as char;
+        classes[byte] = match c {
+            '\n' => LINE_FEED,
+            '.' | '!' | '?' => TERMINAL,
+            '"' | '\'' | ')' | ']' => CLOSER,
+            _ if c.is_ascii_whitespace() || c == '\x0b' => SPACE,
+            _ => OTHER,
+        };
+        byte += 1;
+    }
+    classes
+};
 
 fn is_clause_punctuation(c: char) -> bool {
     matches!(
@@ -230,6 +262,26 @@ mod tests {
                         "{:?} in {:?}", boundary, text
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn every_ascii_character_is_classed_as_a_full_look_sees_it() {
+        for byte in 0..128u8 {
+            let c = char::from(byte);
+            for text in [
+                format!("a{c}b"),
+                format!("a.{c}b"),
+                format!("a.{c} b"),
+                format!("{c}"),
+            ] {
+                let mut scan = Scan::new(Boundary::Sentence);
+                assert_eq!(
+                    scan.last_in(&text),
+                    last_by_reference(Boundary::Sentence, &text),
+                    "{text:?}"
+                );
             }
         }
     }
