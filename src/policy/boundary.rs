@@ -207,6 +207,10 @@ mod tests {
         assert_eq!(last(Boundary::Line, &["a\nb", "c"]), Some(2));
         assert_eq!(last(Boundary::Sentence, &["No end yet"]), None);
         assert_eq!(
+            last(Boundary::Sentence, &["Wait…» ", "then"]),
+            Some("Wait…» ".len())
+        );
+        assert_eq!(
             last(Boundary::Word, &["今日は、", "晴れ"]),
             Some("今日は、".len())
         );
@@ -247,7 +251,7 @@ mod tests {
         #[test]
         fn the_scan_finds_what_a_full_look_finds(
             pieces in proptest::collection::vec(
-                proptest::string::string_regex("[a .!?\"”)\n\t\u{a0}\u{3000}、。é？]{0,6}").unwrap(),
+                proptest::string::string_regex("[a .!?…\"”’»)\n\t\u{a0}\u{3000}、。é？]{0,6}").unwrap(),
                 0..12,
             ),
         ) {
