@@ -11,10 +11,11 @@
 //! Environment: `TOKENFLUSH_PYTHON` (default `python3`) is the interpreter with the `openai`
 //! and `anthropic` packages; `CHROMIUM` and `CHROMEDRIVER` override where those are found.
 
+mod external;
 #[path = "../../../tests/support/serve.rs"]
 mod serve;
 
-use std::io::Write as _;
+use external::{python_with, tool, Driver};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -35,46 +36,6 @@ async fn one_at_a_time() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().await
 }
 
-/// Whether missing tools fail the tests (CI) instead of skipping them.
-fn required() -> bool {
-    std::env::var("TOKENFLUSH_EXTERNAL_TESTS").is_ok_and(|value| value == "require")
-}
-
-/// Skips the test (loudly) or fails it (when required) for a missing tool.
-fn missing(test: &str, what: &str) {
-    assert!(
-        !required(),
-        "{test}: {what}, and TOKENFLUSH_EXTERNAL_TESTS=require (see .ci/run for the install)"
-    );
-    // Straight to stderr, past the test harness's capture: a skip must be seen.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n*** SKIPPED {test}: {what}. Install it (see .ci/run) or set \
-         TOKENFLUSH_EXTERNAL_TESTS=require to make this a failure. ***\n"
-    );
-}
-
-/// `name` from the environment variable `env`, or found on the `PATH`.
-fn find_tool(name: &str, env: &str) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(env) {
-        return Some(PathBuf::from(path));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    // nginx lives in /usr/sbin, which is not on every PATH.
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join(name))
-        .find(|path| path.is_file())
-}
-
-fn tool(test: &str, name: &str, env: &str) -> Option<PathBuf> {
-    let found = find_tool(name, env);
-    if found.is_none() {
-        missing(test, &format!("{name} is not installed"));
-    }
-    found
-}
-
 /// A scratch directory under `target/tmp`, empty.
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
@@ -86,24 +47,6 @@ fn scratch(name: &str) -> PathBuf {
 async fn start_chat_server() -> SocketAddr {
     let (router, _) = chat_server::app(chat_server::Config::default());
     serve::serve(router).await
-}
-
-/// The Python interpreter (`TOKENFLUSH_PYTHON`, else `python3`) if it can import `module`;
-/// else the test is skipped, or fails when required.
-async fn python_with(test: &str, module: &str) -> Option<String> {
-    let python = std::env::var("TOKENFLUSH_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let imports = Command::new(&python)
-        .args(["-c", &format!("import {module}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|status| status.success());
-    if !imports {
-        missing(test, &format!("{python} cannot import {module}"));
-        return None;
-    }
-    Some(python)
 }
 
 /// Runs `tests/clients/<script>` with the requests as its argument; the JSON it prints.
@@ -585,37 +528,6 @@ async fn curl_gets_the_first_token_long_before_the_stream_ends() {
 
 // ---------------------------------------------------------------------------------------------
 // Headless Chromium on the demo page, through WebDriver (chromedriver)
-
-struct Driver {
-    address: SocketAddr,
-    _process: Child,
-}
-
-impl Driver {
-    async fn start(chromedriver: &Path) -> Self {
-        let address: SocketAddr = ([127, 0, 0, 1], serve::free_port()).into();
-        let process = Command::new(chromedriver)
-            .arg(format!("--port={}", address.port()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        serve::wait_listening(address, Duration::from_secs(20)).await;
-        Self {
-            address,
-            _process: process,
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Value) -> Value {
-        let response =
-            serve::request(self.address, method, path, &body, Duration::from_secs(60)).await;
-        let reply = response.json();
-        assert_eq!(response.status, 200, "{method} {path}: {reply}");
-        reply["value"].clone()
-    }
-}
 
 /// Decodes standard base64 (the WebDriver screenshot).
 fn base64_decode(text: &str) -> Vec<u8> {

@@ -8,14 +8,15 @@
 //! `TOKENFLUSH_EXTERNAL_TESTS=require` (as in CI), which makes them fail. They run one at a
 //! time.
 
+mod external;
 #[path = "../../../tests/support/redis.rs"]
 mod redis_server;
 #[path = "../../../tests/support/serve.rs"]
 mod serve;
 
-use std::io::Write as _;
+use external::{tool, Driver};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -677,73 +678,6 @@ async fn the_load_benchmarks_resumable_configuration_writes_once_per_chunk_and_n
 
 // ---------------------------------------------------------------------------------------------
 // Headless Chromium: the demo page's EventSource
-
-/// Whether missing tools fail the tests (CI) instead of skipping them.
-fn required() -> bool {
-    std::env::var("TOKENFLUSH_EXTERNAL_TESTS").is_ok_and(|value| value == "require")
-}
-
-fn tool(test: &str, name: &str, env: &str) -> Option<PathBuf> {
-    let found = std::env::var_os(env).map(PathBuf::from).or_else(|| {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        std::env::split_paths(&path)
-            .map(|dir| dir.join(name))
-            .find(|path| path.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            !required(),
-            "{test}: {name} is not installed, and TOKENFLUSH_EXTERNAL_TESTS=require"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED {test}: {name} is not installed. Install it (see .ci/run) or set \
-             TOKENFLUSH_EXTERNAL_TESTS=require to make this a failure. ***\n"
-        );
-    }
-    found
-}
-
-/// chromedriver, and the WebDriver calls the test makes.
-struct Driver {
-    address: SocketAddr,
-    _process: Child,
-}
-
-impl Driver {
-    async fn start(chromedriver: &Path) -> Self {
-        let address: SocketAddr = ([127, 0, 0, 1], serve::free_port()).into();
-        let process = Command::new(chromedriver)
-            .arg(format!("--port={}", address.port()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        serve::wait_listening(address, Duration::from_secs(20)).await;
-        Self {
-            address,
-            _process: process,
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Value) -> Value {
-        let response =
-            serve::request(self.address, method, path, &body, Duration::from_secs(60)).await;
-        let reply = response.json();
-        assert_eq!(response.status, 200, "{method} {path}: {reply}");
-        reply["value"].clone()
-    }
-
-    async fn script(&self, session: &str, source: &str) -> Value {
-        self.call(
-            "POST",
-            &format!("{session}/execute/sync"),
-            json!({"script": source, "args": []}),
-        )
-        .await
-    }
-}
 
 #[tokio::test]
 async fn a_browsers_event_source_reconnects_by_itself_and_shows_the_whole_text_once() {

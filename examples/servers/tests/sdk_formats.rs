@@ -7,12 +7,11 @@
 //! Needs Python with the `openai` and `anthropic` packages (`TOKENFLUSH_PYTHON`, default
 //! `python3`); skipped loudly without them unless `TOKENFLUSH_EXTERNAL_TESTS=require`.
 
+mod external;
 #[path = "../../../tests/support/serve.rs"]
 mod serve;
 
-use std::io::Write as _;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
@@ -83,36 +82,10 @@ fn app() -> Router {
         )
 }
 
-/// The Python interpreter, if it has both SDKs; else the test is skipped (or fails, when
-/// required).
-async fn python() -> Option<String> {
-    let python = std::env::var("TOKENFLUSH_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let imports = Command::new(&python)
-        .args(["-c", "import openai, anthropic"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|status| status.success());
-    if imports {
-        return Some(python);
-    }
-    let required = std::env::var("TOKENFLUSH_EXTERNAL_TESTS").is_ok_and(|value| value == "require");
-    assert!(
-        !required,
-        "{python} cannot import openai and anthropic, and TOKENFLUSH_EXTERNAL_TESTS=require"
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n*** SKIPPED the SDK format tests: {python} cannot import openai and anthropic \
-         (see .ci/run). ***\n"
-    );
-    None
-}
-
 #[tokio::test]
 async fn the_official_sdks_read_every_item_in_every_format() {
-    let Some(python) = python().await else {
+    let test = "the_official_sdks_read_every_item_in_every_format";
+    let Some(python) = external::python_with(test, "openai, anthropic").await else {
         return;
     };
     let server = serve::serve(app()).await;
