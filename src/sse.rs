@@ -125,7 +125,7 @@ mod lines;
 mod parse;
 
 #[cfg(all(feature = "http-body", feature = "resume"))]
-pub(crate) use encode::frames_body;
+pub(crate) use encode::{frames_body, insert_headers};
 pub use encode::{headers, EncodeSse, EncodeSseExt, Event, EventError, KeepAlive, SseItem};
 pub use format::{AnthropicMessages, Format, OpenAiChat, OpenAiResponses, TextEvents};
 #[cfg(feature = "llm-parse")]

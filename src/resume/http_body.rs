@@ -48,13 +48,7 @@ impl<F: Format> ResumeSse<F> {
             *response.status_mut() = http::StatusCode::NO_CONTENT;
             return response;
         }
-        let headers = response.headers_mut();
-        for (name, value) in crate::sse::headers() {
-            headers.insert(
-                http::HeaderName::from_static(name),
-                http::HeaderValue::from_static(value),
-            );
-        }
+        crate::sse::insert_headers(response.headers_mut());
         response
     }
 }

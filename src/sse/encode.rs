@@ -14,7 +14,7 @@ pub use encode_sse::EncodeSse;
 pub(crate) use event::{write_data, write_decimal, write_field, write_json_string};
 pub use event::{Event, EventError};
 #[cfg(all(feature = "http-body", feature = "resume"))]
-pub(crate) use http_body::frames_body;
+pub(crate) use http_body::{frames_body, insert_headers};
 pub use keep_alive::KeepAlive;
 pub use sse_item::SseItem;
 

@@ -174,3 +174,29 @@ fn write_other(out: &mut BytesMut, event: Option<&str>, data: &str) {
     write_data(out, data);
     out.extend_from_slice(b"\n");
 }
+
+/// Takes the response's `id` and `model` from an upstream's [`Item::Start`], where it names
+/// them, for a stream that has written nothing yet (`opened` is false).
+fn adopt_names(
+    opened: bool,
+    (id, model): (&mut String, &mut String),
+    (start_id, start_model): (&Option<String>, &Option<String>),
+) {
+    if opened {
+        return;
+    }
+    if let Some(start_id) = start_id {
+        id.clone_from(start_id);
+    }
+    if let Some(start_model) = start_model {
+        model.clone_from(start_model);
+    }
+}
+
+/// Seconds since the Unix epoch, for the `created` fields of OpenAI's formats (0 on a clock
+/// set before 1970).
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}

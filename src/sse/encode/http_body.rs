@@ -57,14 +57,18 @@ where
     /// ```
     pub fn into_http_response(self) -> http::Response<Self> {
         let mut response = http::Response::new(self);
-        let headers = response.headers_mut();
-        for (name, value) in crate::sse::headers() {
-            headers.insert(
-                http::HeaderName::from_static(name),
-                http::HeaderValue::from_static(value),
-            );
-        }
+        insert_headers(response.headers_mut());
         response
+    }
+}
+
+/// Sets the event-stream [headers](crate::sse::headers) on a response's `headers`.
+pub(crate) fn insert_headers(headers: &mut http::HeaderMap) {
+    for (name, value) in crate::sse::headers() {
+        headers.insert(
+            http::HeaderName::from_static(name),
+            http::HeaderValue::from_static(value),
+        );
     }
 }
 

@@ -525,14 +525,11 @@ impl Format for AnthropicMessages {
     fn item(&mut self, item: &Item<Chunk>, out: &mut BytesMut) {
         match item {
             Item::Start { id, model } => {
-                if !self.rendering.opened {
-                    if let Some(id) = id {
-                        self.id.clone_from(id);
-                    }
-                    if let Some(model) = model {
-                        self.model.clone_from(model);
-                    }
-                }
+                super::adopt_names(
+                    self.rendering.opened,
+                    (&mut self.id, &mut self.model),
+                    (id, model),
+                );
                 self.open(out);
             }
             Item::Content(chunk) | Item::Refusal(chunk) => self.text(false, chunk, out),

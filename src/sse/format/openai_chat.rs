@@ -1,7 +1,6 @@
 //! [`OpenAiChat`]: the streaming format of OpenAI's chat completions API.
 
 use std::collections::btree_map::{BTreeMap, Entry};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 
@@ -127,9 +126,7 @@ impl OpenAiChat {
     /// The format for a completion with this `id` (`chatcmpl-…`) and `model`, created now.
     #[must_use]
     pub fn new(id: impl Into<String>, model: impl Into<String>) -> Self {
-        let created = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs());
+        let created = super::unix_seconds();
         Self {
             id: id.into(),
             model: model.into(),
@@ -429,14 +426,11 @@ impl Format for OpenAiChat {
     fn item(&mut self, item: &Item<Chunk>, out: &mut BytesMut) {
         match item {
             Item::Start { id, model } => {
-                if self.rendering.prefix.is_empty() {
-                    if let Some(id) = id {
-                        self.id.clone_from(id);
-                    }
-                    if let Some(model) = model {
-                        self.model.clone_from(model);
-                    }
-                }
+                super::adopt_names(
+                    !self.rendering.prefix.is_empty(),
+                    (&mut self.id, &mut self.model),
+                    (id, model),
+                );
                 self.start_choice(out);
             }
             Item::Content(chunk) => self.text(TextKind::Content, chunk, out),

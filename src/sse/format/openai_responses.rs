@@ -1,7 +1,6 @@
 //! [`OpenAiResponses`]: the streaming format of OpenAI's Responses API.
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 
@@ -176,9 +175,7 @@ impl OpenAiResponses {
     /// ```
     #[must_use]
     pub fn new(id: impl Into<String>, model: impl Into<String>) -> Self {
-        let created_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs());
+        let created_at = super::unix_seconds();
         Self {
             id: id.into(),
             model: model.into(),
@@ -811,14 +808,11 @@ impl Format for OpenAiResponses {
     fn item(&mut self, item: &Item<Chunk>, out: &mut BytesMut) {
         match item {
             Item::Start { id, model } => {
-                if !self.rendering.opened {
-                    if let Some(id) = id {
-                        self.id.clone_from(id);
-                    }
-                    if let Some(model) = model {
-                        self.model.clone_from(model);
-                    }
-                }
+                super::adopt_names(
+                    self.rendering.opened,
+                    (&mut self.id, &mut self.model),
+                    (id, model),
+                );
                 self.open(out);
             }
             Item::Content(chunk) => self.text(TextKind::Content, chunk, out),
