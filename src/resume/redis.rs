@@ -288,6 +288,10 @@ impl RedisStore {
     /// # Errors
     ///
     /// [`ResumeError::Unavailable`] or [`ResumeError::Timeout`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a `PING` changes nothing.
     pub async fn ping(&self) -> Result<(), ResumeError> {
         self.bounded(async {
             let mut connection = self.connection().await?;

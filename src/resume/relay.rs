@@ -293,6 +293,13 @@ impl Relay {
     ///
     /// If `owner` is longer than 64 bytes, as [`ResumeStore::create`]; outside a Tokio
     /// runtime, as [`tokio::spawn`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, it drops `items` unpolled (the model never starts). A
+    /// stream the store created by then is never produced: a reader given its id gets the
+    /// generation-lost error once the producer's lease runs out, and the store forgets it
+    /// after its time-to-live.
     pub async fn start<S, F>(
         &self,
         owner: Option<&[u8]>,
@@ -366,6 +373,11 @@ impl Relay {
     /// unknown, expired or another owner's — one error for all, so answer it with one response;
     /// [`ResumeError::Timeout`] or [`ResumeError::Unavailable`] when the store cannot be
     /// reached.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only reads, and a reader attached to the stream leaves with the dropped
+    /// future.
     pub async fn resume<F>(
         &self,
         last_event_id: &str,
